@@ -1,0 +1,1 @@
+"""draw_np: DRAW from scratch in NumPy/CuPy."""

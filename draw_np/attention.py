@@ -1,0 +1,189 @@
+"""DRAW's selective attention: a grid of N x N Gaussian filters (spec eqs. 19-26).
+
+Two pieces, each a pure forward/backward pair:
+
+1. :func:`attention_params_forward` turns a decoder state into the five numbers that place the
+   grid (eqs. 21-24): centre ``(g_X, g_Y)``, stride ``δ``, isotropic variance ``σ²`` and
+   intensity ``γ``.
+2. :func:`filterbank_forward` turns those into the filterbank matrices ``F_X: (N, W)`` and
+   ``F_Y: (N, H)`` (eqs. 19-20, 25-26), one pair per example.
+
+Geometry, exactly as the paper's 1-based formulas: filter ``i = 1..N`` is centred at
+``μ_X^i = g_X + (i − N/2 − 0.5) δ`` and compared with pixel columns ``a = 1..W``. In code, with
+``i0 = i − 1``, the offset is ``i0 − (N − 1)/2`` and the pixel coordinate is ``a0 + 1``: the same
+numbers. With ``g̃ = 0`` the centre is ``(W + 1)/2``, the middle of pixels 1..W, so for odd N the
+middle filter sits exactly on the image centre. (Code that uses 0-based ``i0`` in
+``i − N/2 − 0.5`` shifts the whole grid by one stride; this module does not.)
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .backend import array_module
+from .linear import LinearCache, linear_backward, linear_forward
+from .validate import check_array, check_positive_int, check_same_dtype
+
+#: Added to each filter's row sum (eqs. 25-26), so a filter far outside the image gives a row of
+#: zeros rather than 0/0 = NaN.
+NORMALISER_EPS = 1e-8
+
+
+class AttentionParams(NamedTuple):
+    """The grid's placement, each of shape (n,). Also used for their gradients."""
+    gx: object      # centre column, in 1-based pixel coordinates (eq. 22)
+    gy: object      # centre row, in 1-based pixel coordinates (eq. 23)
+    sigma2: object  # variance σ² of every filter
+    delta: object   # stride δ between filter centres (eq. 24)
+    gamma: object   # intensity γ: read multiplies by it (eq. 27), write divides (eq. 29)
+
+
+class AttentionParamsCache(NamedTuple):
+    linear: LinearCache
+    params: AttentionParams
+    stride_scale: float  # (max(H, W) − 1) / (N − 1) of eq. 24
+    height: int
+    width: int
+
+
+def stride_scale(N: int, height: int, width: int) -> float:
+    """The factor of eq. 24, ``(max(H, W) − 1) / (N − 1)``; ``max(H, W) − 1`` when N = 1.
+
+    With ``δ̃ = 1`` the N filter centres then span the larger side of the image. A single filter
+    has no stride to speak of; the N = 1 form keeps δ finite.
+    """
+    return (max(height, width) - 1) / (N - 1 if N > 1 else 1)
+
+
+def attention_params_forward(h, W, b, N: int, height: int, width: int):
+    """Attention parameters from a decoder state (eqs. 21-24).
+
+    ``(g̃_X, g̃_Y, log σ², log δ̃, log γ) = h W + b``, then ``g_X = (W + 1)/2 (g̃_X + 1)``,
+    ``g_Y = (H + 1)/2 (g̃_Y + 1)``, ``δ = (max(H, W) − 1)/(N − 1) δ̃``; σ², δ̃, γ by ``exp``.
+
+    Args:
+        h: (n, size) decoder state.  W: (size, 5), b: (5,) the attention head.
+        N: grid side.  height, width: image size H, W.
+    Returns:
+        :class:`AttentionParams` of (n,) arrays, and a cache.
+    """
+    check_positive_int("N", N)
+    check_positive_int("height", height)
+    check_positive_int("width", width)
+    dims = {}
+    check_array("h", h, ("n", "size"), dims)
+    check_array("W", W, ("size", 5), dims)
+    check_array("b", b, (5,))
+    xp = array_module(h)
+    a, linear_cache = linear_forward(h, W, b)
+    scale = stride_scale(N, height, width)
+    params = AttentionParams(
+        gx=(width + 1) / 2 * (a[:, 0] + 1),
+        gy=(height + 1) / 2 * (a[:, 1] + 1),
+        sigma2=xp.exp(a[:, 2]),
+        delta=scale * xp.exp(a[:, 3]),
+        gamma=xp.exp(a[:, 4]),
+    )
+    return params, AttentionParamsCache(linear_cache, params, scale, height, width)
+
+
+def attention_params_backward(dparams: AttentionParams, cache: AttentionParamsCache):
+    """Gradients of :func:`attention_params_forward`.
+
+    Args:
+        dparams: :class:`AttentionParams` holding the gradient of each parameter, (n,) each.
+    Returns:
+        dh: (n, size), dW: (size, 5), db: (5,).
+    """
+    xp = array_module(dparams.gx)
+    p = cache.params
+    for name, d in zip(AttentionParams._fields, dparams):
+        check_array("d" + name, d, p.gx.shape)
+    da = xp.stack([
+        dparams.gx * (cache.width + 1) / 2,   # g_X = (W + 1)/2 (g̃_X + 1)
+        dparams.gy * (cache.height + 1) / 2,  # g_Y = (H + 1)/2 (g̃_Y + 1)
+        dparams.sigma2 * p.sigma2,            # σ² = exp(log σ²): d/d(log σ²) = σ²
+        dparams.delta * p.delta,              # δ = scale exp(log δ̃): d/d(log δ̃) = δ
+        dparams.gamma * p.gamma,              # γ = exp(log γ)
+    ], axis=1)
+    return linear_backward(da, cache.linear)
+
+
+class _AxisCache(NamedTuple):
+    offsets: object  # (N,) i0 − (N − 1)/2
+    diff: object     # (n, N, size) pixel coordinate minus filter centre, a − μ^i
+    F: object        # (n, N, size) the normalised filters
+
+
+class FilterbankCache(NamedTuple):
+    x: _AxisCache
+    y: _AxisCache
+    sigma2: object
+
+
+def _axis_filters(g, delta, sigma2, N, size):
+    """Filters along one axis: ``F[i, a] = exp(−(a − μ^i)² / 2σ²) / Z`` (eqs. 19/20, 25/26)."""
+    xp = array_module(g)
+    offsets = xp.arange(N, dtype=g.dtype) - (N - 1) / 2               # i − N/2 − 0.5, 1-based i
+    mu = g[:, None] + offsets * delta[:, None]                         # (n, N) filter centres
+    pixels = xp.arange(1, size + 1, dtype=g.dtype)                     # a = 1..size
+    diff = pixels - mu[:, :, None]                                     # (n, N, size)
+    unnormalised = xp.exp(-diff * diff / (2 * sigma2[:, None, None]))
+    rowsum = unnormalised.sum(axis=2, keepdims=True) + NORMALISER_EPS
+    F = unnormalised / rowsum
+    return F, _AxisCache(offsets, diff, F)
+
+
+def _axis_filters_backward(dF, cache: _AxisCache, sigma2):
+    """Gradients of :func:`_axis_filters` with respect to g, δ and σ²."""
+    offsets, diff, F = cache
+    # F = e / s with s = Σ_a e + ε gives de = (dF − Σ_a dF ⊙ F) / s. Every path to μ and σ²
+    # goes through e = exp(−diff² / 2σ²), whose derivatives carry a factor e = F s; so the
+    # row sum s cancels:  de ⊙ e = (dF − Σ_a dF ⊙ F) ⊙ F.
+    de_e = (dF - (dF * F).sum(axis=2, keepdims=True)) * F
+    s2 = sigma2[:, None, None]
+    dmu = (de_e * diff / s2).sum(axis=2)                               # de/dμ = e diff / σ²
+    dsigma2 = (de_e * diff * diff / (2 * s2 * s2)).sum(axis=(1, 2))    # de/dσ² = e diff² / 2σ⁴
+    # μ^i = g + offset_i δ
+    return dmu.sum(axis=1), (dmu * offsets).sum(axis=1), dsigma2
+
+
+def filterbank_forward(gx, gy, sigma2, delta, N: int, H: int, W: int):
+    """The Gaussian filterbank matrices (eqs. 19-20, 25-26).
+
+    Args:
+        gx, gy: (n,) grid centre in 1-based pixel coordinates.  sigma2: (n,) filter variance.
+        delta: (n,) stride.  N: grid side.  H, W: image height and width.
+    Returns:
+        ``(Fx, Fy)`` with Fx: (n, N, W) and Fy: (n, N, H), each row summing to 1 (or 0 for a
+        filter far outside the image), and a :class:`FilterbankCache`.
+    """
+    check_positive_int("N", N)
+    check_positive_int("H", H)
+    check_positive_int("W", W)
+    dims = {}
+    for name, a in (("gx", gx), ("gy", gy), ("sigma2", sigma2), ("delta", delta)):
+        check_array(name, a, ("n",), dims)
+    check_same_dtype(gx=gx, gy=gy, sigma2=sigma2, delta=delta)
+    Fx, x_cache = _axis_filters(gx, delta, sigma2, N, W)
+    Fy, y_cache = _axis_filters(gy, delta, sigma2, N, H)
+    return (Fx, Fy), FilterbankCache(x_cache, y_cache, sigma2)
+
+
+def filterbank(gx, gy, sigma2, delta, N: int, H: int, W: int):
+    """``(Fx, Fy)`` of :func:`filterbank_forward`, without the cache (for plots and lessons)."""
+    return filterbank_forward(gx, gy, sigma2, delta, N, H, W)[0]
+
+
+def filterbank_backward(dFx, dFy, cache: FilterbankCache):
+    """Gradients of :func:`filterbank_forward`.
+
+    Args:
+        dFx: (n, N, W), dFy: (n, N, H) upstream gradients.
+    Returns:
+        dgx, dgy, dsigma2, ddelta: each (n,).
+    """
+    check_array("dFx", dFx, cache.x.F.shape)
+    check_array("dFy", dFy, cache.y.F.shape)
+    dgx, ddelta_x, dsigma2_x = _axis_filters_backward(dFx, cache.x, cache.sigma2)
+    dgy, ddelta_y, dsigma2_y = _axis_filters_backward(dFy, cache.y, cache.sigma2)
+    return dgx, dgy, dsigma2_x + dsigma2_y, ddelta_x + ddelta_y
