@@ -37,7 +37,7 @@ def rel_error(a, b) -> float:
 def _weighted_sum(out, dout):
     if isinstance(out, (tuple, list)):
         return sum(_weighted_sum(o, d) for o, d in zip(out, dout))
-    return float((out * dout).sum())
+    return float((out * dout).sum()) if hasattr(out, "sum") else float(out) * float(dout)
 
 
 def numerical_gradient(f: Callable[[], object], array, dout, h: float = DEFAULT_STEP):
