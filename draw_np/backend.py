@@ -25,14 +25,12 @@ from types import ModuleType
 
 import numpy
 
+from .errors import BackendError
+
 BACKENDS = ("numpy", "cupy")
 
 _name = "numpy"
 _module: ModuleType = numpy
-
-
-class BackendError(RuntimeError):
-    """The requested backend does not exist or cannot run on this machine."""
 
 
 def _import_cupy() -> ModuleType:
@@ -140,7 +138,8 @@ class Random:
     backend. ``state`` / ``set_state`` give and restore the generator state as a JSON-able dict.
     """
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed=0):
+        # seed: an int, or a sequence of ints (NumPy's SeedSequence mixes them into one stream)
         self._gen = numpy.random.default_rng(seed)
 
     def normal(self, shape, dtype="float32"):

@@ -52,7 +52,7 @@ def lstm_forward(x, h_prev, cell_prev, W, b):
     check_array("x", x, ("n", "in"), dims)
     check_array("h_prev", h_prev, ("n", "size"), dims)
     check_array("cell_prev", cell_prev, ("n", "size"), dims)
-    size, n_in = dims["size"], dims["in"]
+    size, n_in = h_prev.shape[1], x.shape[1]
     check_array("W", W, (n_in + size, 4 * size))
     check_array("b", b, (4 * size,))
     check_same_dtype(x=x, h_prev=h_prev, cell_prev=cell_prev, W=W, b=b)

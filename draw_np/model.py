@@ -21,7 +21,7 @@ their gradients are sums over steps.
 from __future__ import annotations
 
 import dataclasses
-import math
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -32,7 +32,8 @@ from .attention import (AttentionParams, attention_params_backward, attention_pa
 from .bernoulli import bernoulli_nll_backward, bernoulli_nll_forward
 from .gaussian import kl_backward, kl_forward, sample_backward, sample_forward
 from .linear import linear_backward, linear_forward
-from .lstm import lstm_backward, lstm_forward
+from .lstm import lstm_forward, lstm_gates_backward
+from .validate import trusted
 from .readwrite import (read_attention_backward, read_attention_forward, read_backward,
                         read_forward, write_attention_backward, write_attention_forward,
                         write_backward, write_forward)
@@ -161,6 +162,8 @@ class LossTerms(NamedTuple):
     Lx: object           # (n,) reconstruction: Bernoulli NLL of x under σ(c_T) (eq. 9)
     Lz: object           # (n,) latent: Σ_t KL (eqs. 10-11)
     kl_per_step: object  # (T, n) the KL of each step: which steps carry information
+    log_ratio: object    # (n,) Σ_t log q(z_t | x) − log p(z_t) at the sampled z: a one-sample
+                         # estimate of L^z, needed for importance weights (evaluate.py)
 
 
 class Drawing(NamedTuple):
@@ -287,25 +290,26 @@ class DRAW:
             states.append(state)
         Lx, nll_cache = bernoulli_nll_forward(state.canvas, x)                     # (9)
         kl_per_step = backend.xp().stack(kls)
-        terms = LossTerms(Lx, kl_per_step.sum(axis=0), kl_per_step)               # (10)
+        terms = LossTerms(Lx, kl_per_step.sum(axis=0), kl_per_step,               # (10)
+                          _log_ratio(caches))
         return terms, nll_cache, caches, states
 
     # -------------------------------------------------------------------------- backward
-    def _glimpse_backward(self, head: str, dFx, dFy, dgamma, glimpse: Glimpse, grads: dict):
+    def _glimpse_backward(self, head: str, dFx, dFy, dgamma, glimpse: Glimpse,
+                          grads: "GradientSums"):
         """Undo eqs. 19-26 and 21-24: filterbank gradients back to the decoder state."""
         dgx, dgy, dsigma2, ddelta = filterbank_backward(dFx, dFy, glimpse.filters_cache)
         dparams = AttentionParams(dgx, dgy, dsigma2, ddelta, dgamma)
         dh_dec, dW, db = attention_params_backward(dparams, glimpse.params_cache)
-        grads[head + ".W"] += dW
-        grads[head + ".b"] += db
+        grads.add(head, dW, db)
         return dh_dec
 
-    def step_backward(self, d: State, dkl, cache: StepCache, grads: dict) -> State:
+    def step_backward(self, d: State, dkl, cache: StepCache, grads: "GradientSums") -> State:
         """Backward through one step: from the gradient of its output state to its input state.
 
         ``d`` holds dL/d(state_t) as seen from everything after step t; ``dkl`` (n,) is dL/dKL_t.
-        Parameter gradients are added into ``grads``. Each block undoes the forward line with
-        the same equation number, in reverse order.
+        Parameter gradients go into ``grads``. Each block undoes the forward line with the same
+        equation number, in reverse order.
         """
         c, p = self.config, self.params
         # (8) c_t = c_{t−1} + write(h^dec_t): the canvas gradient passes through unchanged and
@@ -318,30 +322,27 @@ class DRAW:
         else:
             dh, dW, db = write_backward(dcanvas, cache.write)
             dh_dec = d.h_dec + dh
-        grads["write.W"] += dW
-        grads["write.b"] += db
-        # (7) h^dec_t = LSTM_dec(h^dec_{t−1}, z_t)
-        g = lstm_backward(dh_dec, d.cell_dec, cache.dec)
-        grads["dec.W"] += g.dW
-        grads["dec.b"] += g.db
-        dz, dh_dec_prev, dcell_dec_prev = g.dx, g.dh_prev, g.dcell_prev
+        grads.add("write", dW, db)
+        # (7) h^dec_t = LSTM_dec(h^dec_{t−1}, z_t): undo the gates, then a = [z_t, h^dec_{t−1}] W + b
+        da, dcell_dec_prev = lstm_gates_backward(dh_dec, d.cell_dec, cache.dec)
+        du = da @ p["dec.W"].T
+        grads.add_over_time("dec", cache.dec.linear.x, da)
+        dz, dh_dec_prev = du[:, :c.z_size], du[:, c.z_size:]
         # (6) z = μ + σ ε  and  (11) the KL term, both functions of μ and log σ
         dmu, dlogsigma, _ = sample_backward(dz, cache.sample)
         dmu_kl, dlogsigma_kl = kl_backward(dkl, cache.kl)
         dmu, dlogsigma = dmu + dmu_kl, dlogsigma + dlogsigma_kl
-        # (1, 2) μ and log σ are linear maps of h^enc_t
-        dh_mu, dW, db = linear_backward(dmu, cache.mu)
-        grads["mu.W"] += dW
-        grads["mu.b"] += db
-        dh_ls, dW, db = linear_backward(dlogsigma, cache.logsigma)
-        grads["logsigma.W"] += dW
-        grads["logsigma.b"] += db
-        # (5) h^enc_t = LSTM_enc(h^enc_{t−1}, [r_t, h^dec_{t−1}])
-        g = lstm_backward(d.h_enc + dh_mu + dh_ls, d.cell_enc, cache.enc)
-        grads["enc.W"] += g.dW
-        grads["enc.b"] += g.db
-        dr, dh_dec_prev_enc = g.dx[:, :c.read_size], g.dx[:, c.read_size:]
-        dh_dec_prev = dh_dec_prev + dh_dec_prev_enc
+        # (1, 2) μ = h^enc_t W_μ + b_μ and log σ = h^enc_t W_σ + b_σ
+        dh_enc = d.h_enc + dmu @ p["mu.W"].T + dlogsigma @ p["logsigma.W"].T
+        grads.add_over_time("mu", cache.mu.x, dmu)
+        grads.add_over_time("logsigma", cache.logsigma.x, dlogsigma)
+        # (5) h^enc_t = LSTM_enc(h^enc_{t−1}, [r_t, h^dec_{t−1}]): a = [r_t, h^dec_{t−1}, h^enc_{t−1}] W + b
+        da, dcell_enc_prev = lstm_gates_backward(dh_enc, d.cell_enc, cache.enc)
+        du = da @ p["enc.W"].T
+        grads.add_over_time("enc", cache.enc.linear.x, da)
+        split = c.read_size + c.dec_size
+        dr, dh_enc_prev = du[:, :c.read_size], du[:, split:]
+        dh_dec_prev = dh_dec_prev + du[:, c.read_size:split]
         # (4) r_t = read(x, x̂_t, h^dec_{t−1}); x is data, only x̂ and the glimpse need gradients
         if c.attention:
             _, dx_hat, dFx, dFy, dgamma = read_attention_backward(dr, cache.read)
@@ -351,12 +352,12 @@ class DRAW:
             _, dx_hat = read_backward(dr, cache.read)
         # (3) x̂_t = x − σ(c_{t−1}), and σ' = σ (1 − σ)
         dcanvas_prev = dcanvas - dx_hat * cache.canvas_prob * (1 - cache.canvas_prob)
-        return State(dcanvas_prev, g.dh_prev, g.dcell_prev, dh_dec_prev, dcell_dec_prev)
+        return State(dcanvas_prev, dh_enc_prev, dcell_enc_prev, dh_dec_prev, dcell_dec_prev)
 
     def _backward(self, n: int, nll_cache, caches) -> dict:
         """Backprop through time: dL/dθ for every parameter, with L the batch mean of L^x + L^z."""
         xp = backend.xp()
-        grads = {k: xp.zeros_like(v) for k, v in self.params.items()}
+        grads = GradientSums(self.params)
         dmean = xp.full((n,), 1.0 / n, dtype=self.dtype)        # L = mean over the batch
         dcanvas, _ = bernoulli_nll_backward(dmean, nll_cache)   # (9) dL^x/dc_T
         zeros = lambda a: xp.zeros(a.shape, dtype=self.dtype)
@@ -366,10 +367,10 @@ class DRAW:
         for cache in reversed(caches):
             d = self.step_backward(d, dmean, cache, grads)
         # The initial state is shared by the batch: its gradient is the sum over examples.
-        grads["c0"] += d.canvas.sum(axis=0)
-        grads["h0_enc"] += d.h_enc.sum(axis=0)
-        grads["h0_dec"] += d.h_dec.sum(axis=0)
-        return grads
+        grads.add_one("c0", d.canvas.sum(axis=0))
+        grads.add_one("h0_enc", d.h_enc.sum(axis=0))
+        grads.add_one("h0_dec", d.h_dec.sum(axis=0))
+        return grads.result()
 
     # ------------------------------------------------------------------------ public API
     def loss_and_grads(self, x, eps=None, return_terms: bool = False):
@@ -384,20 +385,23 @@ class DRAW:
             with the keys and shapes of ``params``; ``(loss, grads, terms)`` if ``return_terms``.
         """
         x, eps = self._check_input(x, eps)
-        terms, nll_cache, caches, _ = self._forward(x, eps)
-        grads = self._backward(x.shape[0], nll_cache, caches)
+        with trusted():  # x and eps are checked; the loop's own arrays are right by construction
+            terms, nll_cache, caches, _ = self._forward(x, eps)
+            grads = self._backward(x.shape[0], nll_cache, caches)
         loss = float((terms.Lx + terms.Lz).mean())
         return (loss, grads, terms) if return_terms else (loss, grads)
 
     def loss_terms(self, x, eps=None) -> LossTerms:
         """The per-example loss terms of a forward pass (no gradients): for evaluation."""
         x, eps = self._check_input(x, eps)
-        return self._forward(x, eps)[0]
+        with trusted():
+            return self._forward(x, eps)[0]
 
     def reconstruct(self, x, eps=None) -> Drawing:
         """Run the encoder and decoder on x; return each step's canvas and both glimpses."""
         x, eps = self._check_input(x, eps)
-        _, _, caches, states = self._forward(x, eps)
+        with trusted():
+            _, _, caches, states = self._forward(x, eps)
         canvases = backend.xp().stack([sigmoid(s.canvas) for s in states])
         read = write = None
         if self.config.attention:
@@ -439,6 +443,65 @@ class DRAW:
             canvases.append(sigmoid(canvas))
         write = _stack_params(write_params) if c.attention else None
         return Drawing(backend.to_numpy(xp.stack(canvases)), write, None)
+
+
+class GradientSums:
+    """The gradients of the shared parameters, summed over the steps of the unroll.
+
+    Every weight is used at every step, so its gradient is a sum over steps. The small ones
+    (attention and write heads, initial state) are added step by step. For the big matrices (the
+    two LSTMs, μ and log σ) the sum ``dW = Σ_t x_tᵀ dy_t`` is better made all at once:
+    :meth:`add_over_time` keeps each step's input ``x_t`` and output gradient ``dy_t``, and
+    :meth:`result` stacks them into one product with inner dimension ``T·n`` instead of T
+    products with inner dimension ``n``. Same numbers; the BLAS runs the one big product near
+    its peak and no T intermediate ``(in, out)`` matrices are added up.
+    """
+
+    def __init__(self, params: dict):
+        xp = backend.xp()
+        self._sums = {k: xp.zeros_like(v) for k, v in params.items()}
+        self._over_time = defaultdict(lambda: ([], []))
+
+    def add(self, layer: str, dW, db) -> None:
+        """Add one step's gradients of ``layer.W`` and ``layer.b``."""
+        self._sums[layer + ".W"] += dW
+        self._sums[layer + ".b"] += db
+
+    def add_one(self, name: str, grad) -> None:
+        """Add to the gradient of one named parameter."""
+        self._sums[name] += grad
+
+    def add_over_time(self, layer: str, x, dy) -> None:
+        """Record the input ``x`` (n, in) and output gradient ``dy`` (n, out) of ``y = x W + b``."""
+        inputs, dys = self._over_time[layer]
+        inputs.append(x)
+        dys.append(dy)
+
+    def result(self) -> dict:
+        """All gradients, with the recorded steps of each layer summed in one product."""
+        xp = backend.xp()
+        for layer, (inputs, dys) in self._over_time.items():
+            dy = xp.concatenate(dys)
+            self._sums[layer + ".W"] += xp.concatenate(inputs).T @ dy   # Σ_t x_tᵀ dy_t
+            self._sums[layer + ".b"] += dy.sum(axis=0)                  # Σ_t Σ_n dy_t
+        self._over_time.clear()
+        return self._sums
+
+
+def _log_ratio(caches) -> object:
+    """``Σ_t log q(z_t | x) − log p(z_t)`` per example, at the z the forward pass sampled.
+
+    With ``z = μ + σ ε``: ``log q(z) = −½ ε² − log σ − ½ log 2π`` and ``log p(z) = −½ z² −
+    ½ log 2π``, so the difference per latent is ``½ (z² − ε²) − log σ``. Its expectation over ε
+    is the KL of eq. 11.
+    """
+    total = 0
+    for cache in caches:
+        mu, _ = cache.kl
+        sigma, eps = cache.sample
+        z = mu + sigma * eps
+        total = total + (0.5 * (z * z - eps * eps) - backend.array_module(z).log(sigma)).sum(axis=1)
+    return total
 
 
 def _stack_params(per_step: list) -> AttentionParams:

@@ -137,7 +137,7 @@ def write_attention_forward(h, W, b, Fx, Fy, gamma):
     check_array("Fy", Fy, ("n", "N", "H"), dims)
     check_array("gamma", gamma, ("n",), dims)
     check_array("h", h, ("n", "size"), dims)
-    N = dims["N"]
+    N = Fx.shape[1]
     check_array("W", W, ("size", N * N), dims)
     check_same_dtype(h=h, Fx=Fx, Fy=Fy, gamma=gamma)
     flat, linear_cache = linear_forward(h, W, b)

@@ -6,10 +6,29 @@ nor what was expected. These helpers raise a ``ValueError`` that does both, e.g.
 
 They look only at shapes and dtypes, which is free on every backend. Value checks (NaN, range)
 read the data, and on a GPU that forces a device sync, so only the model's entry points make them.
+
+Inside its unrolled loop the model calls the layers thousands of times per training step with
+arrays it built itself, whose shapes are right by construction. It checks its own inputs at the
+door and then runs the loop under :func:`trusted`, which turns these checks off (they would
+otherwise cost about a tenth of a step). Called directly, every layer checks its arguments.
 """
 from __future__ import annotations
 
-from .backend import array_module
+import threading
+from contextlib import contextmanager
+
+_state = threading.local()
+
+
+@contextmanager
+def trusted():
+    """Within this block, :func:`check_array` and :func:`check_same_dtype` do nothing."""
+    previous = getattr(_state, "trusted", False)
+    _state.trusted = True
+    try:
+        yield
+    finally:
+        _state.trusted = previous
 
 
 def _fmt(shape) -> str:
@@ -23,12 +42,13 @@ def check_array(name: str, a, shape, dims: dict | None = None):
     ``"n"``). A named size seen for the first time is recorded in ``dims``; later arrays must
     agree with it. Pass the same ``dims`` dict to check several arrays against each other.
     """
+    if getattr(_state, "trusted", False):
+        return a
     if dims is None:
         dims = {}
     if not hasattr(a, "shape") or not hasattr(a, "dtype"):
         raise ValueError(f"{name} must be an array of shape {_fmt(shape)}, got {type(a).__name__}")
-    xp = array_module(a)
-    if not xp.issubdtype(a.dtype, xp.floating):
+    if a.dtype.kind != "f":  # NumPy and CuPy arrays both carry NumPy dtypes
         raise ValueError(f"{name} must be a floating-point array, got dtype {a.dtype}")
     expected = tuple(dims.get(s, s) if isinstance(s, str) else s for s in shape)
     ok = len(a.shape) == len(shape)
@@ -47,6 +67,8 @@ def check_array(name: str, a, shape, dims: dict | None = None):
 
 def check_same_dtype(**arrays) -> None:
     """All arrays must share one dtype: mixing float32 and float64 silently upcasts."""
+    if getattr(_state, "trusted", False):
+        return
     dtypes = {name: a.dtype for name, a in arrays.items()}
     if len(set(dtypes.values())) > 1:
         listing = ", ".join(f"{k}: {v}" for k, v in dtypes.items())

@@ -96,3 +96,13 @@ def test_lstm_rejects_bad_input_by_name(bad, message):
     args.update(bad)
     with pytest.raises(ValueError, match=message):
         lstm_forward(**args)
+
+
+def test_trusted_block_skips_checks_and_ends_with_it():
+    from draw_np.validate import trusted
+    bad = dict(x=np.zeros((2, 3)), W=np.zeros((4, 5)), b=np.zeros(5))
+    with trusted():
+        with pytest.raises(ValueError, match="matmul"):  # numpy's own error: no check ran
+            linear_forward(**bad)
+    with pytest.raises(ValueError, match=r"W must have shape \(3, out\)"):
+        linear_forward(**bad)

@@ -226,3 +226,16 @@ def test_adam_drives_the_loss_down_on_a_small_fixed_batch():
         opt.step(model.params, clip_by_global_norm(grads, 10.0)[0])
     last, _ = model.loss_and_grads(x, eps)
     assert last < 0.6 * first, (first, last)
+
+
+def test_log_ratio_is_an_unbiased_estimate_of_the_kl_term():
+    """E_ε[log q(z|x) − log p(z)] = E_ε[Σ_t KL_t]: the KL of step t depends on the samples
+    before it, so both sides are expectations; their difference must average to zero."""
+    config = CONFIGS["attention"]
+    model = randomised_model(config, seed=2)
+    x, _ = batch_and_noise(config, n=1)
+    m = 4000
+    terms = model.loss_terms(np.repeat(x, m, axis=0))
+    difference = terms.log_ratio - terms.Lz
+    assert difference.std() > 0.1  # one is a sample, the other an expectation over the last ε
+    assert abs(difference.mean()) < 5 * difference.std() / np.sqrt(m)

@@ -1,0 +1,172 @@
+"""Training: exact resume, checkpoints, the non-finite guard, interrupts, and the CLI."""
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from draw_np import cli
+from draw_np.checkpoint import load_checkpoint, save_checkpoint
+from draw_np.errors import TrainingError
+from draw_np.model import DRAW, DRAWConfig
+from draw_np.presets import TrainSettings
+from draw_np.train import Dataset, train
+
+CONFIG = DRAWConfig(H=10, W=9, T=3, enc_size=12, dec_size=10, z_size=3, read_n=2, write_n=3)
+SETTINGS = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5)
+
+
+def strokes(n, H, W, seed):
+    """Made-up binary 'digits': one horizontal and one vertical stroke each."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, H, W), dtype=np.uint8)
+    for i in range(n):
+        x[i, rng.integers(1, H - 1), 1:W - 1] = 1
+        x[i, 1:H - 1, rng.integers(1, W - 1)] = 1
+    return x
+
+
+DATA = Dataset(strokes(40, 10, 9, 0), strokes(16, 10, 9, 1))
+
+
+def quiet(**kw):
+    return dict(progress_bar=False, print_fn=lambda s: None, **kw)
+
+
+def test_training_writes_checkpoints_and_a_log(tmp_path):
+    summary = train(CONFIG, SETTINGS, DATA, tmp_path, **quiet(log_every=2))
+    assert summary["epochs"] == 2 and summary["steps"] == 2 * (40 // 8)
+    latest = load_checkpoint(tmp_path / "checkpoint.npz")
+    best = load_checkpoint(tmp_path / "best.npz")
+    assert latest.config == CONFIG and latest.meta["progress"]["epoch"] == 2
+    assert best.meta["valid_bound"] == pytest.approx(summary["best_valid"])
+    assert {"m/enc.W", "v/c0", "t"} <= set(latest.optim_state)
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    epochs = [r for r in lines if r["kind"] == "epoch"]
+    assert [r["epoch"] for r in epochs] == [1, 2]
+    assert all(np.isfinite(r["valid_bound"]) for r in epochs)
+    assert [r["step"] for r in lines if r["kind"] == "step"][:2] == [2, 4]
+
+
+def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
+    settings = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5, dynamic_binarization=True)
+    grey = Dataset(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
+    whole = train(CONFIG, settings, grey, tmp_path / "a", **quiet())
+    part = train(CONFIG, settings, grey, tmp_path / "b", **quiet(max_steps=7))  # mid-epoch 2
+    assert part["steps"] == 7
+    rest = train(CONFIG, settings, grey, tmp_path / "b", **quiet(resume=True))
+    assert rest["steps"] == whole["steps"]
+    for name, value in whole["params"].items():
+        np.testing.assert_array_equal(rest["params"][name], value, err_msg=name)
+    log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in log if r["kind"] == "step"]
+    assert steps == sorted(set(steps))  # no duplicated lines after the resume
+
+
+def test_ctrl_c_stops_after_the_step_saves_and_resumes_exactly(tmp_path, monkeypatch):
+    whole = train(CONFIG, SETTINGS, DATA, tmp_path / "a", **quiet())
+    original = DRAW.loss_and_grads
+    calls = {"n": 0}
+
+    def interrupting(self, *args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # arrives mid-step; must not cut the step
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(DRAW, "loss_and_grads", interrupting)
+    stopped = train(CONFIG, SETTINGS, DATA, tmp_path / "b", **quiet())
+    monkeypatch.setattr(DRAW, "loss_and_grads", original)
+    assert stopped["interrupted"] and stopped["steps"] == 3
+    assert load_checkpoint(tmp_path / "b" / "checkpoint.npz").meta["progress"]["step"] == 3
+    rest = train(CONFIG, SETTINGS, DATA, tmp_path / "b", **quiet(resume=True))
+    for name, value in whole["params"].items():
+        np.testing.assert_array_equal(rest["params"][name], value, err_msg=name)
+
+
+def test_non_finite_loss_stops_and_leaves_the_last_checkpoint_untouched(tmp_path, monkeypatch):
+    train(CONFIG, TrainSettings(epochs=1, batch_size=8, seed=5), DATA, tmp_path, **quiet())
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+
+    def exploding(self, x, eps=None, return_terms=False):
+        loss, grads, terms = DRAW.__dict__["_orig"](self, x, eps, True)
+        return float("nan"), grads, terms
+
+    monkeypatch.setattr(DRAW, "_orig", DRAW.loss_and_grads, raising=False)
+    monkeypatch.setattr(DRAW, "loss_and_grads", exploding)
+    with pytest.raises(TrainingError, match="non-finite loss at epoch 2, step 6"):
+        train(CONFIG, SETTINGS, DATA, tmp_path, **quiet(resume=True, save_every_s=0))
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def test_refuses_to_overwrite_a_run_or_resume_a_different_model(tmp_path):
+    train(CONFIG, TrainSettings(epochs=1, batch_size=8), DATA, tmp_path, **quiet())
+    with pytest.raises(TrainingError, match="exists: pass --resume"):
+        train(CONFIG, SETTINGS, DATA, tmp_path, **quiet())
+    other = DRAWConfig(**{**CONFIG.to_dict(), "z_size": 4})
+    with pytest.raises(TrainingError, match="z_size is 3 there, 4 here"):
+        train(other, SETTINGS, DATA, tmp_path, **quiet(resume=True))
+
+
+# ----------------------------------------------------------------------------------- CLI
+@pytest.fixture
+def fake_mnist(monkeypatch):
+    """Replace the MNIST loaders with small made-up 28 x 28 data (tests never use the network)."""
+    import draw_np.data
+    splits = {"train": strokes(60, 28, 28, 0), "valid": strokes(20, 28, 28, 1),
+              "test": strokes(30, 28, 28, 2)}
+    monkeypatch.setattr(draw_np.data, "load_binarized_mnist", lambda **kw: splits)
+    monkeypatch.setattr(draw_np.data, "load_mnist",
+                        lambda **kw: {k: v.astype(np.float32) for k, v in splits.items()})
+    return splits
+
+
+def test_cli_trains_the_tiny_preset_and_evaluates_it(tmp_path, fake_mnist, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--preset", "tiny", "--out", str(out), "--epochs", "2"]) == 0
+    assert (out / "checkpoint.npz").exists() and (out / "best.npz").exists()
+    assert "best validation bound" in capsys.readouterr().out
+    assert cli.main(["evaluate", str(out / "best.npz"), "--samples", "3", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 30 and result["samples"] == 3
+    assert result["iw_nll"] <= result["bound"] + 3 * result["bound_stderr"]
+    assert cli.main(["evaluate", str(out / "best.npz")]) == 0
+    assert "test bound" in capsys.readouterr().out
+
+
+def test_cli_resume_with_a_different_config_is_one_line_and_status_2(tmp_path, fake_mnist, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "--preset", "tiny", "--out", str(out), "--max-steps", "1"]) == 0
+    capsys.readouterr()
+    assert cli.main(["train", "--preset", "tiny", "--out", str(out), "--resume", "--T", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "T is 4 there, 5 here" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--lr", "-1"], "lr must be > 0"),
+    (["train", "--T", "0"], "T must be an integer >= 1"),
+    (["train", "--preset", "huge"], "invalid choice: 'huge'"),
+    (["train", "--epochs", "many"], "invalid int value"),
+    (["evaluate", "does/not/exist.npz"], "no checkpoint at does/not/exist.npz"),
+    (["evaluate", "CORRUPT", "--samples", "2"], "is not a readable checkpoint"),
+    (["train", "--resume", "--out", "EMPTY"], "no checkpoint at"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_cli_errors_are_one_line_and_status_2(tmp_path, fake_mnist, capsys, argv, message):
+    (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip file")
+    argv = [a.replace("CORRUPT", str(tmp_path / "corrupt.npz")).replace("EMPTY", str(tmp_path))
+            for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(cli.main(argv))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err, err
+
+
+def test_evaluate_refuses_a_model_for_other_image_sizes(tmp_path, fake_mnist, capsys):
+    model = DRAW(CONFIG)
+    save_checkpoint(tmp_path / "small.npz", model.params, model.config)
+    assert cli.main(["evaluate", str(tmp_path / "small.npz")]) == 2
+    assert "takes 10x9 images, the data has 28x28" in capsys.readouterr().err
