@@ -21,6 +21,7 @@ their gradients are sums over steps.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -38,10 +39,14 @@ from .readwrite import (read_attention_backward, read_attention_forward, read_ba
                         read_forward, write_attention_backward, write_attention_forward,
                         write_backward, write_forward)
 
-#: Standard deviation of the initial weights: N(0, 0.01²), as careful reproductions use (spec).
-#: Biases, the initial canvas and the initial hidden states start at zero. With a zero attention
-#: head the first glimpse is centred, covers the whole image (δ̃ = 1) with σ² = 1 and γ = 1.
-INIT_STD = 0.01
+#: Standard deviation of the initial weights, N(0, 0.1²). Careful reproductions use 0.01 (spec)
+#: and train for 100+ epochs; with 0.01 everything starts so small (μ_t carries ~1e-4 of signal
+#: against noise of σ = 1) that the decoder learns to ignore z, the KL collapses to zero and the
+#: model sits at the mean image (208 nats) for the whole of a short run. Measured on the quick
+#: preset, 400 Adam steps at lr 1e-3 on 20,000 images: 0.01 → 208.8 nats (L^z 0.002),
+#: Glorot-uniform → 192.3 (L^z 2.6), 0.1 → 186.8 (L^z 4.2). Biases, the initial canvas and the
+#: initial hidden states start at zero, except the attention heads' (:func:`initial_attention_bias`).
+INIT_STD = 0.1
 
 
 @dataclass(frozen=True)
@@ -113,8 +118,24 @@ def param_shapes(config: DRAWConfig) -> dict:
     return shapes
 
 
+def initial_attention_bias(N: int, H: int, W: int) -> list:
+    """Bias of an attention head (eq. 21) whose first glimpse sees the whole image.
+
+    Centred (g̃ = 0), intensity γ = 1, stride ``δ = max(H, W) / N`` so the N x N grid tiles the
+    image, and ``σ = δ / 2`` so each filter averages its own tile. A zero bias would instead
+    give ``δ = (max(H, W) − 1)/(N − 1)`` and σ = 1: for the 2 x 2 read of the MNIST model, four
+    one-pixel filters on the image's corners, which only ever see background. The encoder is
+    then blind, the KL drives q(z) to the prior, and training stalls at the mean-image model
+    (about 208 nats on MNIST, which is what we saw). Returns ``[g̃_X, g̃_Y, log σ², log δ̃, log γ]``.
+    """
+    from .attention import stride_scale
+    delta = max(H, W) / N
+    return [0.0, 0.0, math.log((delta / 2) ** 2), math.log(delta / stride_scale(N, H, W)), 0.0]
+
+
 def init_params(config: DRAWConfig, rng: backend.Random, dtype="float32") -> dict:
-    """Weight matrices ~ N(0, INIT_STD²); biases, c0 and the initial states zero."""
+    """Weight matrices ~ N(0, INIT_STD²); attention biases from :func:`initial_attention_bias`;
+    other biases, c0 and the initial states zero."""
     xp = backend.xp()
     params = {}
     for name, shape in param_shapes(config).items():
@@ -122,6 +143,10 @@ def init_params(config: DRAWConfig, rng: backend.Random, dtype="float32") -> dic
             params[name] = INIT_STD * rng.normal(shape, dtype)
         else:
             params[name] = xp.zeros(shape, dtype=dtype)
+    if config.attention:
+        for head, N in (("read_attn", config.read_n), ("write_attn", config.write_n)):
+            params[head + ".b"] = xp.asarray(initial_attention_bias(N, config.H, config.W),
+                                             dtype=dtype)
     return params
 
 

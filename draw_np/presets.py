@@ -43,7 +43,7 @@ PRESETS: dict[str, tuple[DRAWConfig, TrainSettings]] = {
     "tiny": (DRAWConfig(T=4, enc_size=32, dec_size=32, z_size=4, read_n=2, write_n=3),
              TrainSettings(epochs=1, batch_size=50, lr=3e-3)),
     "quick": (DRAWConfig(T=10, enc_size=256, dec_size=256, z_size=10, read_n=2, write_n=5),
-              TrainSettings(epochs=12, batch_size=100, lr=1e-3)),
+              TrainSettings(epochs=8, batch_size=100, lr=1e-3)),
     "paper": (DRAWConfig(), TrainSettings(epochs=100, batch_size=100, lr=1e-3)),
 }
 

@@ -239,3 +239,19 @@ def test_log_ratio_is_an_unbiased_estimate_of_the_kl_term():
     difference = terms.log_ratio - terms.Lz
     assert difference.std() > 0.1  # one is a sample, the other an expectation over the last ε
     assert abs(difference.mean()) < 5 * difference.std() / np.sqrt(m)
+
+
+@pytest.mark.parametrize("N, H, W", [(2, 28, 28), (5, 28, 28), (3, 7, 6), (1, 9, 5)])
+def test_first_glimpse_tiles_the_whole_image(N, H, W):
+    """A fresh model's attention head: centred, γ = 1, N δ = max(H, W), σ = δ / 2."""
+    from draw_np.attention import attention_params_forward
+    from draw_np.model import initial_attention_bias
+    bias = np.asarray(initial_attention_bias(N, H, W))
+    params, _ = attention_params_forward(np.zeros((1, 4)), np.zeros((4, 5)), bias, N, H, W)
+    delta = float(params.delta[0])
+    assert (float(params.gx[0]), float(params.gy[0])) == ((W + 1) / 2, (H + 1) / 2)
+    assert N * delta == pytest.approx(max(H, W))
+    assert float(params.sigma2[0]) == pytest.approx((delta / 2) ** 2)
+    assert float(params.gamma[0]) == pytest.approx(1.0)
+    model = DRAW(DRAWConfig(H=H, W=W, T=2, read_n=N, write_n=N))
+    np.testing.assert_allclose(model.params["read_attn.b"], bias, rtol=1e-6)
