@@ -170,3 +170,24 @@ def test_evaluate_refuses_a_model_for_other_image_sizes(tmp_path, fake_mnist, ca
     save_checkpoint(tmp_path / "small.npz", model.params, model.config)
     assert cli.main(["evaluate", str(tmp_path / "small.npz")]) == 2
     assert "takes 10x9 images, the data has 28x28" in capsys.readouterr().err
+
+
+def test_checkpoint_is_written_atomically_and_readable_by_others(tmp_path, monkeypatch):
+    model = DRAW(CONFIG)
+    path = tmp_path / "c.npz"
+    previous = os.umask(0o022)
+    try:
+        save_checkpoint(path, model.params, model.config, epoch=1)
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+    def failing_savez(f, **arrays):
+        f.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model.params, model.config, epoch=2)
+    assert load_checkpoint(path).meta["epoch"] == 1        # the old checkpoint is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # no temporary file left behind
