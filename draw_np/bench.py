@@ -722,8 +722,6 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """The ``bench`` command: benchmark, then print the table (or JSON with ``--json``)."""
-    if args.backend:
-        backend.set_backend(args.backend)
     say = lambda message: print(f"bench: {message} ...", file=sys.stderr, flush=True)
     result = benchmark_step(args.preset, batch_size=args.batch_size, repeats=args.repeats,
                             warmup=args.warmup, dtype=args.dtype, seed=args.seed,

@@ -34,12 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from .errors import BackendError, user_errors
     try:
-        from . import backend  # noqa: F401  DRAW_NP_BACKEND=cupy without a GPU fails here
+        from . import backend  # DRAW_NP_BACKEND=cupy without a GPU fails here
     except BackendError as exc:
         print(f"draw_np: error: {exc}", file=sys.stderr)
         return 2
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "backend", None):  # every subcommand that computes takes --backend
+            backend.set_backend(args.backend)
         result = args.func(args)
     except user_errors() as exc:
         print(f"draw_np: error: {exc}", file=sys.stderr)

@@ -129,8 +129,6 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from .checkpoint import load_model
     from .data import load_binarized_mnist
-    if args.backend:
-        backend.set_backend(args.backend)
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     model = load_model(args.checkpoint)

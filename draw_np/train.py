@@ -312,8 +312,6 @@ def _settings_from_args(args) -> tuple[DRAWConfig, TrainSettings]:
 
 
 def run(args) -> int:
-    if args.backend:
-        backend.set_backend(args.backend)
     for name in ("limit", "max_steps"):
         value = getattr(args, name)
         if value is not None and value < 1:

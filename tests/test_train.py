@@ -191,3 +191,13 @@ def test_checkpoint_is_written_atomically_and_readable_by_others(tmp_path, monke
         save_checkpoint(path, model.params, model.config, epoch=2)
     assert load_checkpoint(path).meta["epoch"] == 1        # the old checkpoint is intact
     assert [p.name for p in tmp_path.iterdir()] == ["c.npz"]  # no temporary file left behind
+
+
+def test_cli_backend_cupy_without_a_gpu_is_one_line_and_status_2(capsys):
+    from draw_np import backend
+    if backend.gpu_available():
+        pytest.skip("this machine has a GPU")
+    assert cli.main(["bench", "--preset", "tiny", "--backend", "cupy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cupy backend needs" in err
+    assert backend.get_backend() == "numpy"
