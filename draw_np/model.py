@@ -235,16 +235,18 @@ class DRAW:
         if bool((x < 0).any() | (x > 1).any()):
             raise ValueError(f"x must have values in [0, 1], got values in "
                              f"[{float(x.min())}, {float(x.max())}]")
-        n = x.shape[0]
+        return x, self._noise(x.shape[0], eps)
+
+    def _noise(self, n: int, eps):
+        """Check eps of shape (T, n, z_size) and convert it, or draw it when None."""
+        c = self.config
         if eps is None:
-            eps = self.rng.normal((c.T, n, c.z_size), self.dtype)
-        elif not hasattr(eps, "shape") or tuple(eps.shape) != (c.T, n, c.z_size):
+            return self.rng.normal((c.T, n, c.z_size), self.dtype)
+        if not hasattr(eps, "shape") or tuple(eps.shape) != (c.T, n, c.z_size):
             got = getattr(eps, "shape", type(eps).__name__)
             raise ValueError(f"eps must have shape (T, n, z_size) = ({c.T}, {n}, {c.z_size}), "
                              f"got {got}")
-        else:
-            eps = xp.asarray(eps, dtype=self.dtype)
-        return x, eps
+        return backend.xp().asarray(eps, dtype=self.dtype)
 
     # --------------------------------------------------------------------------- forward
     def initial_state(self, n: int) -> State:
@@ -446,12 +448,7 @@ class DRAW:
         c, p, xp = self.config, self.params, backend.xp()
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
-        if eps is None:
-            eps = self.rng.normal((c.T, n, c.z_size), self.dtype)
-        elif not hasattr(eps, "shape") or tuple(eps.shape) != (c.T, n, c.z_size):
-            raise ValueError(f"eps must have shape (T, n, z_size) = ({c.T}, {n}, {c.z_size}), "
-                             f"got {getattr(eps, 'shape', type(eps).__name__)}")
-        eps = xp.asarray(eps, dtype=self.dtype)
+        eps = self._noise(n, eps)
         state = self.initial_state(n)
         canvas, h_dec, cell_dec = state.canvas, state.h_dec, state.cell_dec
         canvases, write_params = [], []
