@@ -127,7 +127,7 @@ def _axis_filters(g, delta, sigma2, N, size):
     mu = g[:, None] + offsets * delta[:, None]                         # (n, N) filter centres
     pixels = xp.arange(1, size + 1, dtype=g.dtype)                     # a = 1..size
     diff = pixels - mu[:, :, None]                                     # (n, N, size)
-    unnormalised = xp.exp(-diff * diff / (2 * sigma2[:, None, None]))
+    unnormalised = xp.exp(diff * diff * (-0.5 / sigma2)[:, None, None])
     rowsum = unnormalised.sum(axis=2, keepdims=True) + NORMALISER_EPS
     F = unnormalised / rowsum
     return F, _AxisCache(offsets, diff, F)
@@ -140,11 +140,11 @@ def _axis_filters_backward(dF, cache: _AxisCache, sigma2):
     # goes through e = exp(−diff² / 2σ²), whose derivatives carry a factor e = F s; so the
     # row sum s cancels:  de ⊙ e = (dF − Σ_a dF ⊙ F) ⊙ F.
     de_e = (dF - (dF * F).sum(axis=2, keepdims=True)) * F
-    s2 = sigma2[:, None, None]
-    dmu = (de_e * diff / s2).sum(axis=2)                               # de/dμ = e diff / σ²
-    dsigma2 = (de_e * diff * diff / (2 * s2 * s2)).sum(axis=(1, 2))    # de/dσ² = e diff² / 2σ⁴
+    de_e_diff = de_e * diff
+    dmu = de_e_diff.sum(axis=2) / sigma2[:, None]                      # de/dμ = e diff / σ²
+    dsigma2 = (de_e_diff * diff).sum(axis=(1, 2)) / (2 * sigma2 * sigma2)  # de/dσ² = e diff² / 2σ⁴
     # μ^i = g + offset_i δ
-    return dmu.sum(axis=1), (dmu * offsets).sum(axis=1), dsigma2
+    return dmu.sum(axis=1), dmu @ offsets, dsigma2
 
 
 def filterbank_forward(gx, gy, sigma2, delta, N: int, H: int, W: int):

@@ -35,7 +35,7 @@ import time
 import tracemalloc
 from typing import NamedTuple
 
-from . import backend
+from . import backend, memory
 from .model import DRAW, DRAWConfig, param_shapes
 from .optim import Adam, clip_by_global_norm
 from .presets import PRESETS, preset
@@ -516,7 +516,10 @@ def benchmark_step(preset: str = "paper", batch_size: int | None = None, repeats
     say(f"warm-up: {warmup} step(s)")
     timed(step, warmup)
     say(f"timing {repeats} step(s)")
+    faults = memory.minor_page_faults()
     step_stats = _summary(timed(step, repeats))
+    if faults is not None:
+        faults = (memory.minor_page_faults() - faults) / repeats
     forward_stats = None
     if forward:
         say(f"timing the forward pass ({repeats} time(s))")
@@ -544,7 +547,8 @@ def benchmark_step(preset: str = "paper", batch_size: int | None = None, repeats
         achieved_gflops=flops["matmul"] / median / 1e9,
         fraction_of_limit=limit["limit_s"] / median,
         memory=dict(step_peak_bytes=peak, method=how, params_and_adam_bytes=state_bytes,
-                    params_bytes=_nbytes(model.params.values())),
+                    params_bytes=_nbytes(model.params.values()),
+                    page_faults_per_step=faults, freed_memory_kept=memory.freed_memory_kept()),
         steps_per_epoch=math.ceil(EPOCH_IMAGES / batch),
         epoch_s=math.ceil(EPOCH_IMAGES / batch) * median,
         profile=profile_rows, machine=machine, warnings=_warnings(machine, limit),
@@ -684,6 +688,11 @@ def format_report(r: dict) -> str:
         f"  parameters + Adam     {_bytes(r['memory']['params_and_adam_bytes'])}  "
         f"(parameters alone {_bytes(r['memory']['params_bytes'])})",
     ]
+    faults = r["memory"].get("page_faults_per_step")
+    if faults is not None:
+        kept = "kept for reuse" if r["memory"]["freed_memory_kept"] else "returned to the OS"
+        lines.append(f"  page faults per step  {faults:,.0f}  (freed memory {kept}: "
+                     f"draw_np/memory.py)")
     if r.get("profile"):
         lines += ["", "profile of one step (cProfile, by own time):",
                   f"  {'own time':>9} {'share':>6} {'calls':>7}  function"]
@@ -717,6 +726,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="also profile one step with cProfile and show the top N functions")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--release-memory", dest="keep_freed_memory", action="store_false",
+                   help="leave the C allocator's defaults, which return freed memory to the OS "
+                        "(to measure what keeping it saves; see draw_np/memory.py)")
     p.set_defaults(func=run)
 
 

@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from . import memory
     from .errors import BackendError, user_errors
     try:
         from . import backend  # DRAW_NP_BACKEND=cupy without a GPU fails here
@@ -40,6 +41,8 @@ def main(argv=None) -> int:
         return 2
     try:
         args = build_parser().parse_args(argv)
+        if getattr(args, "keep_freed_memory", True):  # bench --release-memory says no
+            memory.keep_freed_memory()  # the subcommands run the model's steps: see memory.py
         if getattr(args, "backend", None):  # every subcommand that computes takes --backend
             backend.set_backend(args.backend)
         result = args.func(args)

@@ -331,14 +331,28 @@ class DRAW:
         grads.add(head, dW, db)
         return dh_dec
 
-    def step_backward(self, d: State, dkl, cache: StepCache, grads: "GradientSums") -> State:
+    def lstm_weights_T(self) -> dict:
+        """``{"enc": W_encᵀ, "dec": W_decᵀ}`` as contiguous copies, for :meth:`step_backward`.
+
+        The input gradient ``du = da Wᵀ`` of each LSTM is the biggest product of a backward
+        step. OpenBLAS runs it about 20% faster from a contiguous ``Wᵀ`` than from the transposed
+        view ``W.T`` (it packs the operand more cheaply); one copy serves all T steps.
+        """
+        xp = backend.xp()
+        return {layer: xp.ascontiguousarray(self.params[layer + ".W"].T)
+                for layer in ("enc", "dec")}
+
+    def step_backward(self, d: State, dkl, cache: StepCache, grads: "GradientSums",
+                      weights_T: dict | None = None) -> State:
         """Backward through one step: from the gradient of its output state to its input state.
 
         ``d`` holds dL/d(state_t) as seen from everything after step t; ``dkl`` (n,) is dL/dKL_t.
-        Parameter gradients go into ``grads``. Each block undoes the forward line with the same
+        Parameter gradients go into ``grads``. ``weights_T`` is :meth:`lstm_weights_T`, made
+        once for all steps (made here if None). Each block undoes the forward line with the same
         equation number, in reverse order.
         """
-        c, p = self.config, self.params
+        c = self.config
+        p, weights_T = self.params, weights_T or self.lstm_weights_T()
         # (8) c_t = c_{t−1} + write(h^dec_t): the canvas gradient passes through unchanged and
         # also reaches h^dec_t through the write.
         dcanvas = d.canvas
@@ -352,7 +366,7 @@ class DRAW:
         grads.add("write", dW, db)
         # (7) h^dec_t = LSTM_dec(h^dec_{t−1}, z_t): undo the gates, then a = [z_t, h^dec_{t−1}] W + b
         da, dcell_dec_prev = lstm_gates_backward(dh_dec, d.cell_dec, cache.dec)
-        du = da @ p["dec.W"].T
+        du = da @ weights_T["dec"]
         grads.add_over_time("dec", cache.dec.linear.x, da)
         dz, dh_dec_prev = du[:, :c.z_size], du[:, c.z_size:]
         # (6) z = μ + σ ε  and  (11) the KL term, both functions of μ and log σ
@@ -365,14 +379,15 @@ class DRAW:
         grads.add_over_time("logsigma", cache.logsigma.x, dlogsigma)
         # (5) h^enc_t = LSTM_enc(h^enc_{t−1}, [r_t, h^dec_{t−1}]): a = [r_t, h^dec_{t−1}, h^enc_{t−1}] W + b
         da, dcell_enc_prev = lstm_gates_backward(dh_enc, d.cell_enc, cache.enc)
-        du = da @ p["enc.W"].T
+        du = da @ weights_T["enc"]
         grads.add_over_time("enc", cache.enc.linear.x, da)
         split = c.read_size + c.dec_size
         dr, dh_enc_prev = du[:, :c.read_size], du[:, split:]
         dh_dec_prev = dh_dec_prev + du[:, c.read_size:split]
         # (4) r_t = read(x, x̂_t, h^dec_{t−1}); x is data, only x̂ and the glimpse need gradients
         if c.attention:
-            _, dx_hat, dFx, dFy, dgamma = read_attention_backward(dr, cache.read)
+            _, dx_hat, dFx, dFy, dgamma = read_attention_backward(dr, cache.read,
+                                                                  wrt_x=False)
             dh_dec_prev = dh_dec_prev + self._glimpse_backward("read_attn", dFx, dFy, dgamma,
                                                                cache.read_glimpse, grads)
         else:
@@ -391,8 +406,9 @@ class DRAW:
         last = caches[-1]
         d = State(dcanvas, zeros(last.enc.i), zeros(last.enc.i),  # nothing comes after step T
                   zeros(last.dec.i), zeros(last.dec.i))
+        weights_T = self.lstm_weights_T()
         for cache in reversed(caches):
-            d = self.step_backward(d, dmean, cache, grads)
+            d = self.step_backward(d, dmean, cache, grads, weights_T)
         # The initial state is shared by the batch: its gradient is the sum over examples.
         grads.add_one("c0", d.canvas.sum(axis=0))
         grads.add_one("h0_enc", d.h_enc.sum(axis=0))

@@ -41,7 +41,10 @@ def read_backward(dr, image_shape):
 
 # ----------------------------------------------------------------------------- read, eq. 27
 class ReadAttentionCache(NamedTuple):
-    images: object   # (n, 2, H, W) x and x̂ stacked, for dFx and dFy
+    # Not the images themselves: the backward pass needs them only through these two products,
+    # which are N times smaller than an image (N = 2 in the paper), so the unroll keeps those.
+    rows: object     # (n, 2, N, W) F_Y X for X = x, x̂: the filters' rows applied first
+    cols: object     # (n, 2, H, N) X F_X^T: the filters' columns applied first
     Fx: object       # (n, N, W)
     Fy: object       # (n, N, H)
     gamma: object    # (n,)
@@ -66,29 +69,36 @@ def read_attention_forward(x, x_hat, Fx, Fy, gamma):
     xp = array_module(x)
     n = x.shape[0]
     images = xp.stack([x, x_hat], axis=1)                                   # (n, 2, H, W)
-    patches = Fy[:, None] @ images @ Fx[:, None].transpose(0, 1, 3, 2)      # (n, 2, N, N)
+    FxT = Fx[:, None].transpose(0, 1, 3, 2)                                 # (n, 1, W, N)
+    rows = Fy[:, None] @ images                                             # F_Y X
+    cols = images @ FxT                                                     # X F_X^T
+    patches = rows @ FxT                                                    # F_Y X F_X^T
     r = gamma[:, None] * patches.reshape(n, -1)
-    return r, ReadAttentionCache(images, Fx, Fy, gamma, patches)
+    return r, ReadAttentionCache(rows, cols, Fx, Fy, gamma, patches)
 
 
-def read_attention_backward(dr, cache: ReadAttentionCache):
+def read_attention_backward(dr, cache: ReadAttentionCache, wrt_x: bool = True):
     """Gradients of :func:`read_attention_forward`.
 
     Args:
         dr: (n, 2 N²).
+        wrt_x: whether to compute dx. In DRAW x is the data, so the model passes False and
+            skips an image-sized product per step; dx is then None.
     Returns:
         dx, dx_hat: (n, H, W);  dFx: (n, N, W);  dFy: (n, N, H);  dgamma: (n,).
     """
-    images, Fx, Fy, gamma, patches = cache
+    rows, cols, Fx, Fy, gamma, patches = cache
     check_array("dr", dr, (patches.shape[0], patches[0].size))
     dpatches = dr.reshape(patches.shape)
     dgamma = (dpatches * patches).sum(axis=(1, 2, 3))                  # r = γ P
     G = gamma[:, None, None, None] * dpatches                          # dP, (n, 2, N, N)
-    Fx4, Fy4 = Fx[:, None], Fy[:, None]
-    dimages = Fy4.transpose(0, 1, 3, 2) @ G @ Fx4                      # P = F_Y X F_X^T
-    dFy = (G @ Fx4 @ images.transpose(0, 1, 3, 2)).sum(axis=1)         # dF_Y = dP F_X X^T
-    dFx = (G.transpose(0, 1, 3, 2) @ Fy4 @ images).sum(axis=1)         # dF_X = dP^T F_Y X
-    return dimages[:, 0], dimages[:, 1], dFx, dFy, dgamma
+    # P = F_Y X F_X^T, summed over the two images X = x, x̂:
+    dFy = (G @ cols.transpose(0, 1, 3, 2)).sum(axis=1)                 # dF_Y = dP (X F_X^T)^T
+    dFx = (G.transpose(0, 1, 3, 2) @ rows).sum(axis=1)                 # dF_X = dP^T (F_Y X)
+    FyT = Fy.transpose(0, 2, 1)
+    dx_hat = FyT @ (G[:, 1] @ Fx)                                      # dX = F_Y^T dP F_X
+    dx = FyT @ (G[:, 0] @ Fx) if wrt_x else None
+    return dx, dx_hat, dFx, dFy, dgamma
 
 
 # ---------------------------------------------------------------------------- write, eq. 18
@@ -120,7 +130,6 @@ class WriteAttentionCache(NamedTuple):
     Fx: object           # (n, N, W)
     Fy: object           # (n, N, H)
     gamma: object        # (n,)
-    out: object          # (n, H, W) the canvas update, for dγ
 
 
 def write_attention_forward(h, W, b, Fx, Fy, gamma):
@@ -142,12 +151,17 @@ def write_attention_forward(h, W, b, Fx, Fy, gamma):
     check_same_dtype(h=h, Fx=Fx, Fy=Fy, gamma=gamma)
     flat, linear_cache = linear_forward(h, W, b)
     patch = flat.reshape(-1, N, N)
-    out = (Fy.transpose(0, 2, 1) @ patch @ Fx) / gamma[:, None, None]
-    return out, WriteAttentionCache(linear_cache, patch, Fx, Fy, gamma, out)
+    out = Fy.transpose(0, 2, 1) @ (patch / gamma[:, None, None] @ Fx)
+    return out, WriteAttentionCache(linear_cache, patch, Fx, Fy, gamma)
 
 
 def write_attention_backward(dwrite, cache: WriteAttentionCache):
     """Gradients of :func:`write_attention_forward`.
+
+    With ``out = F_Y^T w F_X / γ``, every gradient meets ``dwrite`` (image-sized) through one of
+    two products, ``F_Y dwrite`` and ``dwrite F_X^T``; both are made once and the rest is
+    N x N work. ``dγ = −<dwrite, out>/γ = −<F_Y dwrite F_X^T, w>/γ²`` is taken on the patch, so
+    the image-sized output need not be kept.
 
     Args:
         dwrite: (n, H, W).
@@ -155,13 +169,15 @@ def write_attention_backward(dwrite, cache: WriteAttentionCache):
         dh: (n, size);  dW: (size, N²);  db: (N²,);  dFx: (n, N, W);  dFy: (n, N, H);
         dgamma: (n,).
     """
-    linear_cache, patch, Fx, Fy, gamma, out = cache
-    check_array("dwrite", dwrite, out.shape)
-    n = patch.shape[0]
-    dgamma = -(dwrite * out).sum(axis=(1, 2)) / gamma                  # out ∝ 1/γ
-    G = dwrite / gamma[:, None, None]                                  # out = F_Y^T w F_X / γ
-    dpatch = Fy @ G @ Fx.transpose(0, 2, 1)                            # dw   = F_Y G F_X^T
-    dFy = patch @ Fx @ G.transpose(0, 2, 1)                            # dF_Y = w F_X G^T
-    dFx = patch.transpose(0, 2, 1) @ Fy @ G                            # dF_X = w^T F_Y G
+    linear_cache, patch, Fx, Fy, gamma = cache
+    n, N = patch.shape[:2]
+    check_array("dwrite", dwrite, (n, Fy.shape[2], Fx.shape[2]))
+    inv_gamma = 1 / gamma[:, None, None]
+    Fy_d = Fy @ dwrite                                                 # F_Y dwrite, (n, N, W)
+    d_FxT = dwrite @ Fx.transpose(0, 2, 1)                             # dwrite F_X^T, (n, H, N)
+    dpatch = Fy_d @ Fx.transpose(0, 2, 1) * inv_gamma                  # dw   = F_Y dwrite F_X^T / γ
+    dFy = patch @ d_FxT.transpose(0, 2, 1) * inv_gamma                 # dF_Y = w F_X dwrite^T / γ
+    dFx = patch.transpose(0, 2, 1) @ Fy_d * inv_gamma                  # dF_X = w^T F_Y dwrite / γ
+    dgamma = -(dpatch * patch).sum(axis=(1, 2)) / gamma                # out ∝ 1/γ
     dh, dW, db = linear_backward(dpatch.reshape(n, -1), linear_cache)
     return dh, dW, db, dFx, dFy, dgamma
