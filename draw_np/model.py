@@ -306,15 +306,17 @@ class DRAW:
                           write_glimpse)
         return new_state, kl, cache
 
-    def _forward(self, x, eps):
-        """The unrolled forward pass: the per-example loss terms, the step caches, the states."""
+    def _forward(self, x, eps, keep_states: bool = False):
+        """The unrolled forward pass: the per-example loss terms, the step caches, and the
+        states after each step if ``keep_states`` (the backward pass does not need them)."""
         state = self.initial_state(x.shape[0])
         kls, caches, states = [], [], []
         for t in range(self.config.T):
             state, kl, cache = self.step(x, state, eps[t])
             kls.append(kl)
             caches.append(cache)
-            states.append(state)
+            if keep_states:
+                states.append(state)
         Lx, nll_cache = bernoulli_nll_forward(state.canvas, x)                     # (9)
         kl_per_step = backend.xp().stack(kls)
         terms = LossTerms(Lx, kl_per_step.sum(axis=0), kl_per_step,               # (10)
@@ -444,7 +446,7 @@ class DRAW:
         """Run the encoder and decoder on x; return each step's canvas and both glimpses."""
         x, eps = self._check_input(x, eps)
         with trusted():
-            _, _, caches, states = self._forward(x, eps)
+            _, _, caches, states = self._forward(x, eps, keep_states=True)
         canvases = backend.xp().stack([sigmoid(s.canvas) for s in states])
         read = write = None
         if self.config.attention:
@@ -488,12 +490,18 @@ class GradientSums:
 
     Every weight is used at every step, so its gradient is a sum over steps. The small ones
     (attention and write heads, initial state) are added step by step. For the big matrices (the
-    two LSTMs, μ and log σ) the sum ``dW = Σ_t x_tᵀ dy_t`` is better made all at once:
-    :meth:`add_over_time` keeps each step's input ``x_t`` and output gradient ``dy_t``, and
-    :meth:`result` stacks them into one product with inner dimension ``T·n`` instead of T
-    products with inner dimension ``n``. Same numbers; the BLAS runs the one big product near
-    its peak and no T intermediate ``(in, out)`` matrices are added up.
+    two LSTMs, μ and log σ) the sum ``dW = Σ_t x_tᵀ dy_t`` is better made a block of steps at a
+    time: :meth:`add_over_time` keeps each step's input ``x_t`` and output gradient ``dy_t``, and
+    every ``block`` steps stacks them into one product with inner dimension ``block·n`` instead
+    of ``block`` products with inner dimension ``n``. Same numbers; the BLAS runs the stacked
+    product near its peak, no per-step ``(in, out)`` matrices are added up, and the block's
+    arrays are still in the CPU's cache (and are freed afterwards, so the backward pass does
+    not hold all T of them).
     """
+
+    #: Steps per stacked product: inner dimension 16 · 100 = 1600 for the paper's batch, which
+    #: measured as fast as stacking all 64 steps.
+    block = 16
 
     def __init__(self, params: dict):
         xp = backend.xp()
@@ -514,15 +522,21 @@ class GradientSums:
         inputs, dys = self._over_time[layer]
         inputs.append(x)
         dys.append(dy)
+        if len(dys) == self.block:
+            self._flush(layer)
+
+    def _flush(self, layer: str) -> None:
+        """Add the recorded steps of ``layer`` to its sums, in one product, and forget them."""
+        xp = backend.xp()
+        inputs, dys = self._over_time.pop(layer)
+        dy = xp.concatenate(dys)
+        self._sums[layer + ".W"] += xp.concatenate(inputs).T @ dy   # Σ_t x_tᵀ dy_t
+        self._sums[layer + ".b"] += dy.sum(axis=0)                  # Σ_t Σ_n dy_t
 
     def result(self) -> dict:
-        """All gradients, with the recorded steps of each layer summed in one product."""
-        xp = backend.xp()
-        for layer, (inputs, dys) in self._over_time.items():
-            dy = xp.concatenate(dys)
-            self._sums[layer + ".W"] += xp.concatenate(inputs).T @ dy   # Σ_t x_tᵀ dy_t
-            self._sums[layer + ".b"] += dy.sum(axis=0)                  # Σ_t Σ_n dy_t
-        self._over_time.clear()
+        """All gradients, with the steps still recorded added in."""
+        for layer in list(self._over_time):
+            self._flush(layer)
         return self._sums
 
 
