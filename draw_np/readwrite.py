@@ -68,11 +68,11 @@ def read_attention_forward(x, x_hat, Fx, Fy, gamma):
     check_same_dtype(x=x, x_hat=x_hat, Fx=Fx, Fy=Fy, gamma=gamma)
     xp = array_module(x)
     n = x.shape[0]
-    images = xp.stack([x, x_hat], axis=1)                                   # (n, 2, H, W)
-    FxT = Fx[:, None].transpose(0, 1, 3, 2)                                 # (n, 1, W, N)
-    rows = Fy[:, None] @ images                                             # F_Y X
-    cols = images @ FxT                                                     # X F_X^T
-    patches = rows @ FxT                                                    # F_Y X F_X^T
+    FxT = Fx.transpose(0, 2, 1)                                             # (n, W, N)
+    # Each image separately: stacking the two images first would copy them, at greater cost.
+    rows = xp.stack([Fy @ x, Fy @ x_hat], axis=1)                           # F_Y X
+    cols = xp.stack([x @ FxT, x_hat @ FxT], axis=1)                         # X F_X^T
+    patches = rows @ FxT[:, None]                                           # F_Y X F_X^T
     r = gamma[:, None] * patches.reshape(n, -1)
     return r, ReadAttentionCache(rows, cols, Fx, Fy, gamma, patches)
 
