@@ -108,16 +108,13 @@ def attention_params_backward(dparams: AttentionParams, cache: AttentionParamsCa
     return linear_backward(da, cache.linear)
 
 
-class _AxisCache(NamedTuple):
-    offsets: object  # (N,) i0 − (N − 1)/2
-    diff: object     # (n, N, size) pixel coordinate minus filter centre, a − μ^i
-    F: object        # (n, N, size) the normalised filters
-
-
 class FilterbankCache(NamedTuple):
-    x: _AxisCache
-    y: _AxisCache
-    sigma2: object
+    offsets: object  # (N,) i0 − (N − 1)/2
+    diff: object     # (n, 2, N, L) pixel coordinate minus filter centre, a − μ^i, x axis first
+    F: object        # (n, 2, N, L) the normalised filters of both axes, L = max(H, W)
+    sigma2: object   # (n,)
+    height: int
+    width: int
 
 
 def _sum_last(a):
@@ -131,35 +128,13 @@ def _sum_last(a):
     return (a.reshape(-1, a.shape[-1]) @ ones).reshape(a.shape[:-1])
 
 
-def _axis_filters(g, delta, sigma2, N, size):
-    """Filters along one axis: ``F[i, a] = exp(−(a − μ^i)² / 2σ²) / Z`` (eqs. 19/20, 25/26)."""
-    xp = array_module(g)
-    offsets = xp.arange(N, dtype=g.dtype) - (N - 1) / 2               # i − N/2 − 0.5, 1-based i
-    mu = g[:, None] + offsets * delta[:, None]                         # (n, N) filter centres
-    pixels = xp.arange(1, size + 1, dtype=g.dtype)                     # a = 1..size
-    diff = pixels - mu[:, :, None]                                     # (n, N, size)
-    unnormalised = xp.exp(diff * diff * (-0.5 / sigma2)[:, None, None])
-    rowsum = _sum_last(unnormalised)[:, :, None] + NORMALISER_EPS
-    F = unnormalised / rowsum
-    return F, _AxisCache(offsets, diff, F)
-
-
-def _axis_filters_backward(dF, cache: _AxisCache, sigma2):
-    """Gradients of :func:`_axis_filters` with respect to g, δ and σ²."""
-    offsets, diff, F = cache
-    # F = e / s with s = Σ_a e + ε gives de = (dF − Σ_a dF ⊙ F) / s. Every path to μ and σ²
-    # goes through e = exp(−diff² / 2σ²), whose derivatives carry a factor e = F s; so the
-    # row sum s cancels:  de ⊙ e = (dF − Σ_a dF ⊙ F) ⊙ F.
-    de_e = (dF - _sum_last(dF * F)[:, :, None]) * F
-    de_e_diff = de_e * diff
-    dmu = _sum_last(de_e_diff) / sigma2[:, None]                       # de/dμ = e diff / σ²
-    dsigma2 = _sum_last(de_e_diff * diff).sum(axis=1) / (2 * sigma2 * sigma2)  # de/dσ² = e diff² / 2σ⁴
-    # μ^i = g + offset_i δ
-    return dmu.sum(axis=1), dmu @ offsets, dsigma2
-
-
 def filterbank_forward(gx, gy, sigma2, delta, N: int, H: int, W: int):
     """The Gaussian filterbank matrices (eqs. 19-20, 25-26).
+
+    ``F_X[i, a] = exp(−(a − μ_X^i)² / 2σ²) / Z_X`` with ``μ_X^i = g_X + (i − N/2 − 0.5) δ``, and
+    the same along y. Both axes are computed together, as one stack of two, over pixels
+    ``1..max(H, W)``: the arrays are small, so the number of operations sets the cost. Pixels
+    beyond the shorter side are masked out of its filters.
 
     Args:
         gx, gy: (n,) grid centre in 1-based pixel coordinates.  sigma2: (n,) filter variance.
@@ -175,9 +150,18 @@ def filterbank_forward(gx, gy, sigma2, delta, N: int, H: int, W: int):
     for name, a in (("gx", gx), ("gy", gy), ("sigma2", sigma2), ("delta", delta)):
         check_array(name, a, ("n",), dims)
     check_same_dtype(gx=gx, gy=gy, sigma2=sigma2, delta=delta)
-    Fx, x_cache = _axis_filters(gx, delta, sigma2, N, W)
-    Fy, y_cache = _axis_filters(gy, delta, sigma2, N, H)
-    return (Fx, Fy), FilterbankCache(x_cache, y_cache, sigma2)
+    xp = array_module(gx)
+    offsets = xp.arange(N, dtype=gx.dtype) - (N - 1) / 2               # i − N/2 − 0.5, 1-based i
+    centres = xp.stack([gx, gy], axis=1)                               # (n, 2): g_X, g_Y
+    mu = centres[:, :, None] + offsets * delta[:, None, None]          # (n, 2, N) filter centres
+    pixels = xp.arange(1, max(H, W) + 1, dtype=gx.dtype)               # a = 1..max(H, W)
+    diff = pixels - mu[..., None]                                      # (n, 2, N, L)
+    unnormalised = xp.exp(diff * diff * (-0.5 / sigma2)[:, None, None, None])
+    if H != W:                                                         # the shorter side ends
+        unnormalised *= (pixels <= xp.asarray([[W], [H]], dtype=gx.dtype))[:, None]
+    rowsum = _sum_last(unnormalised)[..., None] + NORMALISER_EPS
+    F = unnormalised / rowsum
+    return (F[:, 0, :, :W], F[:, 1, :, :H]), FilterbankCache(offsets, diff, F, sigma2, H, W)
 
 
 def filterbank(gx, gy, sigma2, delta, N: int, H: int, W: int):
@@ -193,8 +177,20 @@ def filterbank_backward(dFx, dFy, cache: FilterbankCache):
     Returns:
         dgx, dgy, dsigma2, ddelta: each (n,).
     """
-    check_array("dFx", dFx, cache.x.F.shape)
-    check_array("dFy", dFy, cache.y.F.shape)
-    dgx, ddelta_x, dsigma2_x = _axis_filters_backward(dFx, cache.x, cache.sigma2)
-    dgy, ddelta_y, dsigma2_y = _axis_filters_backward(dFy, cache.y, cache.sigma2)
-    return dgx, dgy, dsigma2_x + dsigma2_y, ddelta_x + ddelta_y
+    offsets, diff, F, sigma2, H, W = cache
+    n, _, N, _ = F.shape
+    check_array("dFx", dFx, (n, N, W))
+    check_array("dFy", dFy, (n, N, H))
+    dF = array_module(F).zeros_like(F)                                 # masked pixels: zero
+    dF[:, 0, :, :W] = dFx
+    dF[:, 1, :, :H] = dFy
+    # F = e / s with s = Σ_a e + ε gives de = (dF − Σ_a dF ⊙ F) / s. Every path to μ and σ²
+    # goes through e = exp(−diff² / 2σ²), whose derivatives carry a factor e = F s; so the
+    # row sum s cancels:  de ⊙ e = (dF − Σ_a dF ⊙ F) ⊙ F.
+    de_e = (dF - _sum_last(dF * F)[..., None]) * F
+    de_e_diff = de_e * diff
+    dmu = _sum_last(de_e_diff) / sigma2[:, None, None]                 # de/dμ = e diff / σ²
+    dsigma2 = _sum_last(de_e_diff * diff).sum(axis=(1, 2)) / (2 * sigma2 * sigma2)  # e diff²/2σ⁴
+    # μ^i = g + offset_i δ, on both axes
+    dcentres = dmu.sum(axis=2)                                         # (n, 2)
+    return dcentres[:, 0], dcentres[:, 1], dsigma2, (dmu @ offsets).sum(axis=1)

@@ -58,6 +58,19 @@ def test_filterbank_has_the_promised_shapes_and_rows_sum_to_one(backend, N, H, W
     np.testing.assert_allclose(B.to_numpy(Fy.sum(axis=2)), 1, rtol=1e-7)
 
 
+@pytest.mark.parametrize("N, H, W", [(3, 5, 8), (2, 9, 4)])
+def test_each_axis_filters_depend_only_on_that_axis(backend, N, H, W):
+    """Both axes are computed in one stack over max(H, W) pixels: the shorter side's filters
+    must not spill past its edge, so they equal those of a square image of that side."""
+    rng = np.random.default_rng(0)
+    gx, gy, sigma2, delta = random_placement(rng, 3, H, W)
+    Fx, Fy = filterbank(gx, gy, sigma2, delta, N, H, W)
+    Fx_square, _ = filterbank(gx, gy, sigma2, delta, N, W, W)
+    _, Fy_square = filterbank(gx, gy, sigma2, delta, N, H, H)
+    np.testing.assert_allclose(B.to_numpy(Fx), B.to_numpy(Fx_square), rtol=1e-12)
+    np.testing.assert_allclose(B.to_numpy(Fy), B.to_numpy(Fy_square), rtol=1e-12)
+
+
 @pytest.mark.parametrize("N, H, W", [(3, 28, 28), (5, 7, 5), (1, 6, 9), (7, 9, 4)])
 def test_with_zero_head_the_middle_filter_sits_on_the_image_centre(backend, N, H, W):
     params, (Fx, Fy) = centred_filterbank(backend, N, H, W)
