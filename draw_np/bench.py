@@ -370,6 +370,50 @@ def _step_memory(step) -> tuple:
     return int(peak - base), "tracemalloc: peak of the allocations made during the step"
 
 
+#: The parts of a step that the backward pass needs, as fields of :class:`draw_np.model.StepCache`.
+CACHE_PARTS = {
+    "encoder LSTM (eq. 5): input [r, h_dec, h_enc], gates, cells": ("enc",),
+    "decoder LSTM (eq. 7): input [z, h_dec], gates, cells": ("dec",),
+    "canvas sigma(c_t-1) (eq. 3), for the error image's gradient": ("canvas_prob",),
+    "mu, log sigma, sample, KL (eqs. 1-2, 6, 11): h_enc, eps, sigma": ("mu", "logsigma",
+                                                                     "sample", "kl"),
+    "read and its glimpse (eqs. 4, 19-27): F_Y X, X F_X^T, filters": ("read", "read_glimpse"),
+    "write and its glimpse (eqs. 8, 28-29): h_dec, patch, filters": ("write", "write_glimpse"),
+}
+
+
+def cache_breakdown(model: DRAW, x, eps) -> dict:
+    """Bytes that the forward pass keeps for the backward pass, by part of the step, over all T.
+
+    Each array is counted once, by the buffer it views, at the first part that holds it (the
+    decoder state h^dec_t, for one, is the write head's input and the next read head's too).
+    Parameters and the images x are not counted; the noise ε is, under the latent part.
+    Returns ``{"parts": {label: bytes}, "total": bytes, "per_step": bytes}``.
+    """
+    from .validate import trusted
+    with trusted():
+        _, _, caches, _ = model._forward(x, eps)   # the same caches loss_and_grads keeps
+    skip = {id(a) for a in model.params.values()} | {id(x)}
+    seen, parts = set(), dict.fromkeys(CACHE_PARTS, 0)
+
+    def arrays(tree):
+        if isinstance(tree, tuple):
+            for item in tree:
+                yield from arrays(item)
+        elif hasattr(tree, "nbytes") and hasattr(tree, "shape"):
+            yield tree if tree.base is None else tree.base
+
+    for cache in caches:
+        for label, fields in CACHE_PARTS.items():
+            for field in fields:
+                for a in arrays(getattr(cache, field)):
+                    if id(a) not in seen and id(a) not in skip:
+                        seen.add(id(a))
+                        parts[label] += int(a.nbytes)
+    total = sum(parts.values())
+    return dict(parts=parts, total=total, per_step=total / len(caches))
+
+
 def _summary(samples: list) -> dict:
     """Median, min, max and interquartile range of a list of seconds."""
     if len(samples) > 1:
@@ -527,6 +571,7 @@ def benchmark_step(preset: str = "paper", batch_size: int | None = None, repeats
         forward_stats = _summary(timed(lambda: model.loss_terms(x), repeats))
     say("measuring the peak memory of one step")
     peak, how = _step_memory(step)
+    kept = cache_breakdown(model, x, model.rng.normal((config.T, batch, config.z_size), dtype))
     state_bytes = _nbytes(model.params.values()) + _nbytes(opt.m.values()) + _nbytes(opt.v.values())
     profile_rows = None
     if profile:
@@ -548,7 +593,8 @@ def benchmark_step(preset: str = "paper", batch_size: int | None = None, repeats
         fraction_of_limit=limit["limit_s"] / median,
         memory=dict(step_peak_bytes=peak, method=how, params_and_adam_bytes=state_bytes,
                     params_bytes=_nbytes(model.params.values()),
-                    page_faults_per_step=faults, freed_memory_kept=memory.freed_memory_kept()),
+                    page_faults_per_step=faults, freed_memory_kept=memory.freed_memory_kept(),
+                    caches=kept),
         steps_per_epoch=math.ceil(EPOCH_IMAGES / batch),
         epoch_s=math.ceil(EPOCH_IMAGES / batch) * median,
         profile=profile_rows, machine=machine, warnings=_warnings(machine, limit),
@@ -688,6 +734,12 @@ def format_report(r: dict) -> str:
         f"  parameters + Adam     {_bytes(r['memory']['params_and_adam_bytes'])}  "
         f"(parameters alone {_bytes(r['memory']['params_bytes'])})",
     ]
+    kept = r["memory"].get("caches")
+    if kept:
+        lines.append(f"  kept for the backward pass, all {c['T']} steps: {_bytes(kept['total'])} "
+                     f"({_bytes(kept['per_step'])} a step)")
+        for label, nbytes in kept["parts"].items():
+            lines.append(f"    {_bytes(nbytes):>10}  {label}")
     faults = r["memory"].get("page_faults_per_step")
     if faults is not None:
         kept = "kept for reuse" if r["memory"]["freed_memory_kept"] else "returned to the OS"

@@ -45,6 +45,20 @@ def test_read_attention_gradients(backend, n, N, H, W, seed):
                            dict(zip(["x", "x_hat", "Fx", "Fy", "gamma"], grads)), dr)
 
 
+def test_read_attention_backward_without_dx_skips_only_dx(backend):
+    """The model reads data x, which needs no gradient: wrt_x=False leaves out dx, nothing else."""
+    rng = np.random.default_rng(1)
+    x, x_hat = randn(rng, 3, 6, 5), randn(rng, 3, 6, 5)
+    Fx, Fy, gamma = randn(rng, 3, 2, 5), randn(rng, 3, 2, 6), positive(rng, 3)
+    r, cache = read_attention_forward(x, x_hat, Fx, Fy, gamma)
+    dr = randn(rng, *r.shape)
+    full = read_attention_backward(dr, cache)
+    without = read_attention_backward(dr, cache, wrt_x=False)
+    assert without[0] is None
+    for a, b in zip(full[1:], without[1:]):
+        np.testing.assert_array_equal(B.to_numpy(a), B.to_numpy(b))
+
+
 @given(n=batch, size=side, H=side, W=side, seed=seeds)
 def test_write_gradients(backend, n, size, H, W, seed):
     rng = np.random.default_rng(seed)
