@@ -1,7 +1,7 @@
 """Attention parameters and the Gaussian filterbank: gradients and geometry."""
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from draw_np import backend as B
@@ -32,6 +32,7 @@ def random_placement(rng, n, H, W):
 
 
 @given(n=batch, N=grid, H=side, W=side, seed=seeds)
+@example(n=1, N=4, H=4, W=4, seed=4)  # dδ nearly cancels: -0.00089 from terms of about 0.5
 def test_filterbank_gradients(backend, n, N, H, W, seed):
     rng = np.random.default_rng(seed)
     gx, gy, sigma2, delta = random_placement(rng, n, H, W)
