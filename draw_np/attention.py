@@ -76,12 +76,13 @@ def attention_params_forward(h, W, b, N: int, height: int, width: int):
     xp = array_module(h)
     a, linear_cache = linear_forward(h, W, b)
     scale = stride_scale(N, height, width)
+    exp = xp.exp(a[:, 2:])                                  # σ², δ̃, γ in one call
     params = AttentionParams(
         gx=(width + 1) / 2 * (a[:, 0] + 1),
         gy=(height + 1) / 2 * (a[:, 1] + 1),
-        sigma2=xp.exp(a[:, 2]),
-        delta=scale * xp.exp(a[:, 3]),
-        gamma=xp.exp(a[:, 4]),
+        sigma2=exp[:, 0],
+        delta=scale * exp[:, 1],
+        gamma=exp[:, 2],
     )
     return params, AttentionParamsCache(linear_cache, params, scale, height, width)
 
@@ -99,11 +100,11 @@ def attention_params_backward(dparams: AttentionParams, cache: AttentionParamsCa
     for name, d in zip(AttentionParams._fields, dparams):
         check_array("d" + name, d, p.gx.shape)
     da = xp.stack([
-        dparams.gx * (cache.width + 1) / 2,   # g_X = (W + 1)/2 (g̃_X + 1)
-        dparams.gy * (cache.height + 1) / 2,  # g_Y = (H + 1)/2 (g̃_Y + 1)
-        dparams.sigma2 * p.sigma2,            # σ² = exp(log σ²): d/d(log σ²) = σ²
-        dparams.delta * p.delta,              # δ = scale exp(log δ̃): d/d(log δ̃) = δ
-        dparams.gamma * p.gamma,              # γ = exp(log γ)
+        dparams.gx * ((cache.width + 1) / 2),   # g_X = (W + 1)/2 (g̃_X + 1)
+        dparams.gy * ((cache.height + 1) / 2),  # g_Y = (H + 1)/2 (g̃_Y + 1)
+        dparams.sigma2 * p.sigma2,              # σ² = exp(log σ²): d/d(log σ²) = σ²
+        dparams.delta * p.delta,                # δ = scale exp(log δ̃): d/d(log δ̃) = δ
+        dparams.gamma * p.gamma,                # γ = exp(log γ)
     ], axis=1)
     return linear_backward(da, cache.linear)
 

@@ -85,8 +85,10 @@ def gpu_available() -> bool:
 
 
 def _is_cupy_array(a) -> bool:
-    # Looking at the type's module avoids importing cupy on machines that do not have it.
-    return type(a).__module__.split(".")[0] == "cupy"
+    # Looking at the type's module avoids importing cupy on machines that do not have it. The
+    # model asks thousands of times a step, so a NumPy array is answered first, without a look.
+    kind = type(a)
+    return kind is not numpy.ndarray and kind.__module__.split(".")[0] == "cupy"
 
 
 def array_module(*arrays) -> ModuleType:
