@@ -247,15 +247,16 @@ def _time_calls(fn, repeats: int, warmup: int = 1) -> list:
 def _product_operands(p: Product, rng: backend.Random, dtype: str, stacked_T: int = 1):
     """Random operands laid out as the model's code lays them out, and the product to time.
 
-    ``x W`` multiplies two C-ordered arrays; ``dy Wᵀ`` and ``xᵀ dy`` take a transposed view, as
-    ``da @ W.T`` and ``x.T @ da`` do in the model (the BLAS reads the transpose in place).
+    ``x W`` multiplies two C-ordered arrays; ``dy Wᵀ`` takes a contiguous ``Wᵀ``, as the model
+    does for its big layers (:meth:`draw_np.model.DRAW.weights_T`: the faster layout, so the
+    limit is the stricter); ``xᵀ dy`` takes a transposed view, as ``x.T @ dy`` does.
     """
     if p.role == "forward":
         a, b = rng.normal((p.m, p.k), dtype), rng.normal((p.k, p.n), dtype)
         return lambda: a @ b
     if p.role == "grad_input":
-        a, w = rng.normal((p.m, p.k), dtype), rng.normal((p.n, p.k), dtype)
-        return lambda: a @ w.T
+        a, w_T = rng.normal((p.m, p.k), dtype), rng.normal((p.k, p.n), dtype)
+        return lambda: a @ w_T
     if p.role == "grad_weight":
         x, dy = rng.normal((p.k * stacked_T, p.m), dtype), rng.normal((p.k * stacked_T, p.n), dtype)
         return lambda: x.T @ dy
