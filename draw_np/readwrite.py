@@ -52,7 +52,7 @@ def read_backward(dr, image_shape):
 # ----------------------------------------------------------------------------- read, eq. 27
 class ReadAttentionCache(NamedTuple):
     # Not the images themselves: the backward pass needs them only through these two products,
-    # which are N times smaller than an image (N = 2 in the paper), so the unroll keeps those.
+    # which are H/N and W/N times smaller (14 times for the paper's 2 x 2 read).
     rows: object     # (n, 2, N, W) F_Y X for X = x, x̂: the filters' rows applied first
     cols: object     # (n, 2, H, N) X F_X^T: the filters' columns applied first
     Fx: object       # (n, N, W)
@@ -161,7 +161,7 @@ def write_attention_forward(h, W, b, Fx, Fy, gamma):
     check_same_dtype(h=h, Fx=Fx, Fy=Fy, gamma=gamma)
     flat, linear_cache = linear_forward(h, W, b)
     patch = flat.reshape(-1, N, N)
-    out = _transpose(Fy) @ (patch / gamma[:, None, None] @ Fx)
+    out = _transpose(Fy) @ ((patch / gamma[:, None, None]) @ Fx)      # γ divides the small patch
     return out, WriteAttentionCache(linear_cache, patch, Fx, Fy, gamma)
 
 
