@@ -209,39 +209,40 @@ def synchronize() -> None:
         backend.xp().cuda.Device().synchronize()
 
 
-def _time_calls(fn, repeats: int, warmup: int = 1) -> list:
-    """Seconds per call of ``fn()``, ``repeats`` samples after ``warmup`` calls.
+class _Timer:
+    """Times one product: ``sample()`` gives the seconds per call of ``fn()``.
 
-    A sample runs ``fn`` enough times to last about a millisecond, so small products are not
-    lost in the clock's resolution. On CuPy the samples are CUDA event times on the current
-    stream; the device is synchronised before the first.
+    Made after ``warmup`` calls; a sample runs ``fn`` enough times to last about a millisecond,
+    so small products are not lost in the clock's resolution. On CuPy a sample is a CUDA event
+    time on the current stream; the device is synchronised first.
     """
-    for _ in range(warmup):
+
+    def __init__(self, fn, warmup: int = 1):
+        self.fn = fn
+        for _ in range(warmup):
+            fn()
+        synchronize()
+        start = time.perf_counter()
         fn()
-    synchronize()
-    start = time.perf_counter()
-    fn()
-    synchronize()
-    single = time.perf_counter() - start
-    inner = max(1, min(1000, int(1e-3 / max(single, 1e-9))))
-    samples = []
-    if _is_cupy():
-        cuda = backend.xp().cuda
-        begin, end = cuda.Event(), cuda.Event()
-        for _ in range(repeats):
+        synchronize()
+        single = time.perf_counter() - start
+        self.inner = max(1, min(1000, int(1e-3 / max(single, 1e-9))))
+
+    def sample(self) -> float:
+        fn, inner = self.fn, self.inner
+        if _is_cupy():
+            cuda = backend.xp().cuda
+            begin, end = cuda.Event(), cuda.Event()
             begin.record()
             for _ in range(inner):
                 fn()
             end.record()
             end.synchronize()
-            samples.append(cuda.get_elapsed_time(begin, end) / 1e3 / inner)  # ms -> s
-    else:
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            samples.append((time.perf_counter() - start) / inner)
-    return samples
+            return cuda.get_elapsed_time(begin, end) / 1e3 / inner  # ms -> s
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        return (time.perf_counter() - start) / inner
 
 
 def _product_operands(p: Product, rng: backend.Random, dtype: str, stacked_T: int = 1):
@@ -265,7 +266,7 @@ def _product_operands(p: Product, rng: backend.Random, dtype: str, stacked_T: in
 
 
 def matmul_limit(config: DRAWConfig, batch: int, dtype: str = "float32", repeats: int = 5,
-                 warmup: int = 1, seed: int = 0) -> dict:
+                 warmup: int = 1, seed: int = 0, between=None) -> dict:
     """This machine's matrix-multiply throughput on the step's own shapes, and the step-time limit.
 
     Every linear map's three products (:func:`step_products`) are timed on the current backend
@@ -280,6 +281,11 @@ def matmul_limit(config: DRAWConfig, batch: int, dtype: str = "float32", repeats
     also timed as NumPy/CuPy run them (stacks of tiny matrices, far below peak) and reported
     apart as ``attention_s``: that is an implementation cost, not the machine's limit.
 
+    The samples are taken in ``repeats`` rounds of one sample of every shape. ``between``, if
+    given, is called after each round: :func:`benchmark_step` times training steps there, so
+    that the step and the limit are measured over the same stretch of time on a machine whose
+    speed drifts.
+
     Returns a dict: ``gflops`` (weighted dense throughput), ``limit_s``, ``dense_s`` (the dense
     products at their measured speeds), ``weight_grad_per_step_s``, ``weight_grad_stacked_s``,
     ``attention_s``, ``attention_gflops``, ``shapes`` (one row per timed shape), and the FLOPs.
@@ -291,33 +297,42 @@ def matmul_limit(config: DRAWConfig, batch: int, dtype: str = "float32", repeats
         raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
     products = step_products(config, batch)
     rng = backend.Random([seed, 2])
+    # (product, role label, steps stacked into the weight gradient) for every timed shape
+    shapes = []
+    for p in products:
+        if p.role == "grad_weight":
+            shapes += [(p, "grad_weight", 1), (p, "grad_weight_stacked", p.count)]
+        else:
+            shapes.append((p, p.role, 1))
+    timers = [_Timer(_product_operands(p, rng, str(dtype), stacked_T), warmup)
+              for p, _, stacked_T in shapes]
+    samples = [[] for _ in shapes]
+    for _ in range(repeats):
+        for timer, taken in zip(timers, samples):
+            taken.append(timer.sample())
+        if between is not None:
+            between()
     rows = []
-
-    def measure(p: Product, label: str, stacked_T: int = 1) -> float:
-        fn = _product_operands(p, rng, str(dtype), stacked_T)
-        seconds = statistics.median(_time_calls(fn, repeats, warmup))
-        k = p.k * stacked_T if p.role == "grad_weight" else p.k
-        flops = 2 * p.m * k * p.n * p.batch
-        rows.append(dict(layer=p.layer, role=label, shape=_shape_str(p, k),
-                         calls=p.count // stacked_T, seconds_per_call=seconds,
-                         gflops=flops / seconds / 1e9))
-        return seconds
-
     dense_s = per_step_wg = stacked_wg = attention_s = 0.0
     dense_flops = attention_flops = 0
-    for p in products:
-        if p.role == "batched":
-            attention_s += p.count * measure(p, "batched")
+    for (p, label, stacked_T), taken in zip(shapes, samples):
+        per_call = statistics.median(taken)
+        k = p.k * stacked_T
+        rows.append(dict(layer=p.layer, role=label, shape=_shape_str(p, k),
+                         calls=p.count // stacked_T, seconds_per_call=per_call,
+                         gflops=2 * p.m * k * p.n * p.batch / per_call / 1e9))
+        if label == "batched":
+            attention_s += p.count * per_call
             attention_flops += p.flops
-        elif p.role == "grad_weight":
-            per_step = p.count * measure(p, "grad_weight")
-            stacked = measure(p, "grad_weight_stacked", stacked_T=p.count)
+        elif label == "grad_weight":             # the stacked form of p comes next
+            per_step = p.count * per_call
             per_step_wg += per_step
-            stacked_wg += stacked
-            dense_s += min(per_step, stacked)
+        elif label == "grad_weight_stacked":
+            stacked_wg += per_call
+            dense_s += min(per_step, per_call)
             dense_flops += p.flops
         else:
-            dense_s += p.count * measure(p, p.role)
+            dense_s += p.count * per_call
             dense_flops += p.flops
     gflops = dense_flops / dense_s / 1e9
     matmul_flops = dense_flops + attention_flops
@@ -515,7 +530,8 @@ def benchmark_step(preset: str = "paper", batch_size: int | None = None, repeats
         repeats: timed steps, after ``warmup`` untimed ones.
         dtype: ``float32`` (training) or ``float64``.
         seed: seeds the model, the batch and the noise.
-        matmul_repeats: samples per shape in :func:`matmul_limit`.
+        matmul_repeats: samples per shape in :func:`matmul_limit`, taken in as many rounds;
+            the timed steps are spread over the gaps between the rounds.
         forward: also time the forward pass alone (``model.loss_terms``).
         profile: if > 0, run one more step under cProfile and keep this many entries.
         progress: an optional function called with a short message before each phase.
@@ -560,11 +576,24 @@ def benchmark_step(preset: str = "paper", batch_size: int | None = None, repeats
 
     say(f"warm-up: {warmup} step(s)")
     timed(step, warmup)
-    say(f"timing {repeats} step(s)")
-    faults = memory.minor_page_faults()
-    step_stats = _summary(timed(step, repeats))
-    if faults is not None:
-        faults = (memory.minor_page_faults() - faults) / repeats
+    # The steps are timed between the rounds of the matrix-multiply measurement, so that both
+    # see the same stretch of a machine whose speed drifts (a shared VM's does, by tens of %).
+    say(f"timing {repeats} step(s), alternating with matrix products on the step's shapes")
+    step_samples, faults = [], []
+    rounds = iter([repeats // matmul_repeats + (i < repeats % matmul_repeats)
+                   for i in range(matmul_repeats)])
+
+    def time_steps():
+        steps, before = next(rounds), memory.minor_page_faults()
+        step_samples.extend(timed(step, steps))
+        if before is not None and steps:
+            faults.append((memory.minor_page_faults() - before) / steps)
+
+    flops = count_step_flops(config, batch)
+    limit = matmul_limit(config, batch, dtype, repeats=matmul_repeats, seed=seed,
+                         between=time_steps)
+    step_stats = _summary(step_samples)
+    faults = faults[-1] if faults else None  # the last round: the heap has settled by then
     forward_stats = None
     if forward:
         say(f"timing the forward pass ({repeats} time(s))")
@@ -578,9 +607,6 @@ def benchmark_step(preset: str = "paper", batch_size: int | None = None, repeats
     if profile:
         say("profiling one step")
         profile_rows = _profile(step, profile)
-    say("timing matrix products on the step's shapes")
-    flops = count_step_flops(config, batch)
-    limit = matmul_limit(config, batch, dtype, repeats=matmul_repeats, seed=seed)
 
     median = step_stats["median_s"]
     machine = machine_info()
