@@ -1,8 +1,8 @@
 """Keep the memory a training step frees, so the next step does not page it back in.
 
 Every NumPy operation returns a fresh array, and one training step of the paper's model makes
-and drops tens of thousands of them, many of 100 KB to 13 MB (a batch of gate pre-activations is
-400 KB, a stack of the inputs of 64 steps 13 MB). glibc's ``malloc`` serves blocks above its
+and drops tens of thousands of them, many of 100 KB to 7 MB (a batch of gate pre-activations is
+400 KB, a block of 16 steps' gate gradients 6.5 MB). glibc's ``malloc`` serves blocks above its
 mmap threshold with fresh pages from the kernel, and hands the top of the heap back to the
 kernel once more than its trim threshold lies free there. At the end of every step the whole
 unroll's caches are freed, so the next step faults every page back in, zero-filled. Measured on
@@ -10,7 +10,8 @@ the paper preset (2-core EPYC VM): about 15,000 minor page faults per step, 50 m
 and the cache misses of zeroing 60 MB on top of that.
 
 :func:`keep_freed_memory` raises both thresholds (``mallopt``), so freed blocks stay in the heap
-and are reused: page faults fall to about 50 per step. The process then holds on to the peak
+and are reused: page faults fall to none, or a few dozen, per step (``python -m draw_np bench``
+reports them; ``--release-memory`` shows the default). The process then holds on to the peak
 memory of a step between steps, which it needs again a moment later anyway.
 
 It is process-wide, so the library never does it on import: the command line does it for every
