@@ -39,6 +39,7 @@ from . import backend, memory
 from .model import DRAW, DRAWConfig, param_shapes
 from .optim import Adam, clip_by_global_norm
 from .presets import PRESETS, preset
+from .validate import trusted
 
 #: Images in one epoch of binarised MNIST training (the standard 50,000 / 10,000 / 10,000 split).
 EPOCH_IMAGES = 50_000
@@ -406,7 +407,6 @@ def cache_breakdown(model: DRAW, x, eps) -> dict:
     Parameters and the images x are not counted; the noise ε is, under the latent part.
     Returns ``{"parts": {label: bytes}, "total": bytes, "per_step": bytes}``.
     """
-    from .validate import trusted
     with trusted():
         _, _, caches, _ = model._forward(x, eps)   # the same caches loss_and_grads keeps
     skip = {id(a) for a in model.params.values()} | {id(x)}

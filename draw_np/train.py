@@ -273,7 +273,7 @@ def add_parser(subparsers) -> None:
         "train", help="train DRAW on binarised MNIST",
         description="Train DRAW on binarised MNIST (fetched and cached on first use). Writes "
                     "DIR/checkpoint.npz (latest), DIR/best.npz (best validation bound) and "
-                    "DIR/log.jsonl. Presets: tiny (seconds), quick (about 10 minutes on 2 CPU "
+                    "DIR/log.jsonl. Presets: tiny (seconds), quick (about six minutes on 2 CPU "
                     "cores), paper (the paper's MNIST model). Flags override preset fields.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick")
