@@ -23,13 +23,10 @@ from typing import NamedTuple
 import numpy as np
 
 from . import backend
+from .errors import CheckpointError
 from .model import DRAW, DRAWConfig, param_shapes
 
 FORMAT = "draw_np-checkpoint-1"
-
-
-class CheckpointError(Exception):
-    """A checkpoint is missing, corrupt, or does not match what was asked of it."""
 
 
 class Checkpoint(NamedTuple):

@@ -81,6 +81,8 @@ from typing import Callable
 
 import numpy as np
 
+from .errors import DataError
+
 __all__ = [
     "BINARIZE_SEED",
     "DataError",
@@ -97,10 +99,6 @@ SIDE = 28                # MNIST images are 28 x 28 pixels
 BINARIZE_SEED = 0        # the seed of the fixed binarisation every run and evaluation shares
 
 Log = Callable[[str], None]
-
-
-class DataError(Exception):
-    """The data could not be found, read or trusted; the message says what to do about it."""
 
 
 # ----------------------------------------------------------------------------- what we expect

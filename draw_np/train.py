@@ -65,12 +65,19 @@ class Progress(NamedTuple):
     step_in_epoch: int       # batches of the current epoch already done
     epoch_rng_state: dict    # the data generator's state at the start of the current epoch
     best_valid: float        # best validation bound so far (inf before the first)
+    train_s: float = 0.0     # wall-clock seconds spent training, summed over every session
+    cpu_s: float = 0.0       # CPU seconds of the training process, summed over every session
 
 
 def _save(path, model, opt, settings, progress: Progress, **extra):
     save_checkpoint(path, model.params, model.config, opt.state_dict(),
                     settings=settings.to_dict(), progress=progress._asdict(),
                     model_rng_state=model.rng.state, **extra)
+
+
+def _clock_fields(progress: Progress) -> dict:
+    """The time fields of a log line: this run's wall-clock and CPU seconds over all sessions."""
+    return dict(elapsed_s=progress.train_s, cpu_s=progress.cpu_s)
 
 
 def _trim_log(log_path: Path, step: int) -> None:
@@ -89,7 +96,8 @@ def _trim_log(log_path: Path, step: int) -> None:
 
 def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *,
           resume: bool = False, max_steps: int | None = None, log_every: int = 50,
-          save_every_s: float = 600.0, progress_bar: bool | None = None,
+          save_every_s: float = 600.0, budget_s: float | None = None,
+          cpu_budget_s: float | None = None, progress_bar: bool | None = None,
           print_fn=print) -> dict:
     """Train a DRAW model and write checkpoints and a log under ``out_dir``.
 
@@ -101,6 +109,9 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
         resume: continue from ``out_dir/checkpoint.npz``.
         max_steps: stop (with a checkpoint) after this many optimiser steps in total.
         log_every: steps between log lines.  save_every_s: seconds between mid-epoch checkpoints.
+        budget_s, cpu_budget_s: stop (with a checkpoint) once this session has trained for this
+            many wall-clock or CPU seconds; for runs longer than a session, and pilots of equal
+            CPU time.
         progress_bar: show a tqdm bar (None: only on a terminal).
     Returns:
         a summary dict (epochs, steps, best validation bound, checkpoint paths, time).
@@ -127,12 +138,27 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
     batches_per_epoch = n_train // batch  # the last partial batch is dropped: constant shapes
     xp = backend.xp()
     started = time.perf_counter()
+    cpu_started = time.process_time()
+    base_train_s, base_cpu_s = state.train_s, state.cpu_s
     last_save = started
+
+    def clocks(s: Progress) -> Progress:
+        """The progress with this session's wall and CPU time added to the earlier sessions'."""
+        return s._replace(train_s=base_train_s + time.perf_counter() - started,
+                          cpu_s=base_cpu_s + time.process_time() - cpu_started)
+
+    def out_of_budget() -> bool:
+        return ((budget_s is not None and time.perf_counter() - started >= budget_s)
+                or (cpu_budget_s is not None and time.process_time() - cpu_started >= cpu_budget_s))
     log = log_path.open("a")
     stop = _StopRequest()
     from tqdm import tqdm
     try:
-        while not stop.requested and state.epoch < settings.epochs and (max_steps is None or state.step < max_steps):
+        def halted() -> bool:
+            return (stop.requested or out_of_budget()
+                    or (max_steps is not None and state.step >= max_steps))
+
+        while not halted() and state.epoch < settings.epochs:
             data_rng.bit_generator.state = state.epoch_rng_state
             order = data_rng.permutation(n_train)
             if data.dynamic:  # fresh bits each epoch: pixel on with probability = grey level
@@ -170,26 +196,27 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
                     log.write(json.dumps(dict(kind="step", epoch=state.epoch + 1, step=state.step,
                                               loss=mean[0], Lx=mean[1], Lz=mean[2],
                                               grad_norm=norm, examples_per_s=rate,
-                                              elapsed_s=now - started)) + "\n")
+                                              **_clock_fields(clocks(state)))) + "\n")
                     log.flush()
                     sums[:], seen, window_start = 0, 0, now
                 if time.perf_counter() - last_save > save_every_s:
-                    _save(latest, model, opt, settings, state)
+                    _save(latest, model, opt, settings, clocks(state))
                     last_save = time.perf_counter()
-                if stop.requested or (max_steps is not None and state.step >= max_steps):
+                if halted():
                     break
             bar.close()
-            if state.step_in_epoch < batches_per_epoch:  # stopped early: Ctrl-C or max_steps
+            if state.step_in_epoch < batches_per_epoch:  # stopped early: Ctrl-C, budget, max_steps
                 break
             # End of epoch: validation bound, checkpoints, a log line.
             valid = evaluate_bound(model, data.valid, batch_size=batch, seed=VALIDATION_SEED)
             improved = valid.bound < state.best_valid
-            state = Progress(state.epoch + 1, state.step, 0, data_rng.bit_generator.state,
-                             min(valid.bound, state.best_valid))
+            state = clocks(state._replace(epoch=state.epoch + 1, step_in_epoch=0,
+                                          epoch_rng_state=data_rng.bit_generator.state,
+                                          best_valid=min(valid.bound, state.best_valid)))
             elapsed = time.perf_counter() - started
             record = dict(kind="epoch", epoch=state.epoch, step=state.step,
                           train_loss=epoch_loss / max(epoch_batches, 1), valid_bound=valid.bound,
-                          valid_Lx=valid.Lx, valid_Lz=valid.Lz, elapsed_s=elapsed)
+                          valid_Lx=valid.Lx, valid_Lz=valid.Lz, **_clock_fields(state))
             log.write(json.dumps(record) + "\n")
             log.flush()
             _save(latest, model, opt, settings, state)
@@ -200,9 +227,12 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
                      f"{record['train_loss']:.2f}, validation bound {valid.bound:.2f} nats"
                      f"{' (best)' if improved else ''}  [{elapsed / 60:.1f} min]")
         if state.step_in_epoch:  # stopped mid-epoch: save exactly where we are
-            _save(latest, model, opt, settings, state)
+            _save(latest, model, opt, settings, clocks(state))
         if stop.requested:
             print_fn(f"\ninterrupted: saved {latest} at step {state.step}; continue with --resume")
+        elif out_of_budget() and state.epoch < settings.epochs:
+            print_fn(f"time budget reached: saved {latest} at step {state.step}; continue with "
+                     f"--resume")
     finally:
         log.close()
         stop.restore()
@@ -249,7 +279,8 @@ def _restore(path: Path, config: DRAWConfig, settings: TrainSettings):
         saved = TrainSettings(**ckpt.meta["settings"])
         prog = ckpt.meta["progress"]
         state = Progress(prog["epoch"], prog["step"], prog["step_in_epoch"],
-                         prog["epoch_rng_state"], prog["best_valid"])
+                         prog["epoch_rng_state"], prog["best_valid"],
+                         prog.get("train_s", 0.0), prog.get("cpu_s", 0.0))
         rng_state = ckpt.meta["model_rng_state"]
     except (KeyError, TypeError) as exc:
         raise CheckpointError(f"{path} has no training state to resume from ({exc})") from None
@@ -299,6 +330,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     p.add_argument("--save-every", type=float, default=600.0, metavar="SECONDS",
                    help="seconds between mid-epoch checkpoints")
+    p.add_argument("--hours", type=float, default=None, metavar="H",
+                   help="stop cleanly, with a checkpoint, after H hours of wall-clock time")
+    p.add_argument("--cpu-hours", type=float, default=None, metavar="H",
+                   help="stop cleanly after H hours of this process's CPU time (pilots)")
     p.set_defaults(func=run)
 
 
@@ -312,6 +347,11 @@ def _settings_from_args(args) -> tuple[DRAWConfig, TrainSettings]:
 
 
 def run(args) -> int:
+    for name in ("hours", "cpu_hours"):
+        value = getattr(args, name)
+        if value is not None and not (0 < value < math.inf):
+            raise ValueError(f"--{name.replace('_', '-')} must be a positive number of hours, "
+                             f"got {value}")
     for name in ("limit", "max_steps"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -329,7 +369,10 @@ def run(args) -> int:
           f"{settings.batch_size}, lr {settings.lr}, backend {backend.get_backend()}; "
           f"writing to {out}/", file=sys.stderr)
     summary = train(config, settings, data, out, resume=args.resume, max_steps=args.max_steps,
-                    save_every_s=args.save_every, print_fn=lambda s: print(s, file=sys.stderr))
+                    save_every_s=args.save_every,
+                    budget_s=None if args.hours is None else args.hours * 3600,
+                    cpu_budget_s=None if args.cpu_hours is None else args.cpu_hours * 3600,
+                    print_fn=lambda s: print(s, file=sys.stderr))
     print(f"done: {summary['epochs']} epochs, {summary['steps']} steps in "
           f"{summary['minutes']:.1f} min; best validation bound {summary['best_valid']:.2f} nats"
           f"; checkpoints {summary['checkpoint']}" + (f", {summary['best']}" if summary['best'] else ""))

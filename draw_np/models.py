@@ -1,0 +1,48 @@
+"""The models draw_np can train, found by the kind their checkpoints record.
+
+``train``, ``checkpoint``, ``evaluate``, ``plot`` and ``bench`` never name a model class: they
+look it up here by its kind, and rely only on this interface, which every model class offers:
+
+* ``Model.kind``: a short name (``"draw"``), recorded in every checkpoint;
+* ``Model.config_class``: its frozen config dataclass, with ``to_dict()`` and ``from_dict(d)``;
+* ``Model(config, seed=0, dtype="float32")``; then ``model.config``, ``model.dtype``,
+  ``model.rng`` (a :class:`draw_np.backend.Random`) and ``model.params`` (name -> array, the
+  spec's names and shapes);
+* ``Model.param_shapes(config)``: every parameter's name and shape, for checking checkpoints;
+* ``model.loss_and_grads(*batch, return_terms=True)`` -> ``(loss, grads, terms)``, with
+  ``batch`` what the model's data sets yield (``(x,)`` for DRAW);
+* ``model.training_metrics(terms)``: the batch means to log beside the loss (``{"Lx": .., "Lz": ..}``);
+* ``model.matmul_shapes(n)``: the matrix products of one training step on a batch of ``n``, as
+  ``(label, rows, inner, cols, count)``, so ``bench`` counts floating-point work from what the
+  model says about itself.
+
+A new model plugs in with one line in :data:`KINDS`. Imports are lazy, so importing this
+module loads no model.
+"""
+from __future__ import annotations
+
+import importlib
+
+from .errors import CheckpointError
+
+#: kind -> (module, class name)
+KINDS = {
+    "draw": ("draw_np.model", "DRAW"),
+}
+
+#: The kind of a checkpoint written before kinds were recorded: all of them were DRAW models.
+LEGACY_KIND = "draw"
+
+
+def model_class(kind: str):
+    """The model class of a kind; a :class:`CheckpointError` for a kind this version lacks."""
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise CheckpointError(f"unknown model kind {kind!r}: this version of draw_np knows "
+                              f"{', '.join(sorted(KINDS))}")
+    module, name = KINDS[kind]
+    return getattr(importlib.import_module(module), name)
+
+
+def kind_of(model) -> str:
+    """The kind of a model instance (its class's ``kind``)."""
+    return type(model).kind
