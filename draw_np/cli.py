@@ -3,7 +3,8 @@
 Every subcommand lives in its own module, which provides ``add_parser(subparsers)``; that
 registers the subcommand and sets ``func`` to a function of the parsed arguments. Errors meant
 for the user (a missing file, a bad argument, a corrupt checkpoint, a config that does not match)
-print one line and exit with status 2; a traceback means a bug.
+print one line and exit with status 2; Ctrl-C exits with 130 (``train`` saves first); a
+traceback means a bug.
 """
 from __future__ import annotations
 
@@ -32,6 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one subcommand; user errors print one line and give 2, Ctrl-C gives 130."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # before a subcommand installs its own handler, or a third Ctrl-C
+        print("\ndraw_np: interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv) -> int:
     from . import memory
     from .errors import BackendError, user_errors
     try:

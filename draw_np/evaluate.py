@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
+import sys
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -58,7 +61,7 @@ def evaluate_bound(model: DRAW, images, samples: int = 1, batch_size: int = 100,
         progress: optional callable ``progress(images_done)`` for a progress bar.
     """
     for name, value in (("samples", samples), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     if images.ndim != 3 or len(images) == 0:
         raise ValueError(f"images must have shape (N, H, W) with N >= 1, got {images.shape}")
@@ -103,6 +106,31 @@ def format_result(result: EvalResult, split: str = "test") -> str:
 
 
 # ------------------------------------------------------------------------------------ CLI
+def _with_estimate(update, total: int, samples: int, print_fn=None, clock=time.perf_counter):
+    """A progress callback that also says, after the first batch, how long the whole
+    evaluation will take when that is more than a minute (``--samples`` multiplies it)."""
+    print_fn = print_fn or (lambda s: print(s, file=sys.stderr))
+    started, told = clock(), []
+
+    def progress(batch_images: int) -> None:  # called after each batch with its size
+        update(batch_images)
+        if not told:
+            told.append(True)
+            seconds = (clock() - started) * total / batch_images
+            if seconds > 60:
+                print_fn(f"evaluating {total} images x {samples} samples will take about "
+                         f"{_duration(seconds)} (Ctrl-C to stop)")
+    return progress
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 86400 * 2:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.0f} days"
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="test-set negative log-likelihood bound of a checkpoint",
@@ -137,11 +165,13 @@ def run(args) -> int:
         raise ValueError(f"the checkpoint's model takes {model.config.H}x{model.config.W} "
                          f"images, the data has {images.shape[1]}x{images.shape[2]}")
     images = images[:args.limit]
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     from tqdm import tqdm
     with tqdm(total=len(images), unit="img", desc=f"evaluating {args.split}", disable=None,
               leave=False) as bar:
         result = evaluate_bound(model, images, args.samples, args.batch_size, args.seed,
-                                progress=bar.update)
+                                progress=_with_estimate(bar.update, len(images), args.samples))
     if args.json:
         print(json.dumps(dict(result.to_dict(), split=args.split, checkpoint=str(args.checkpoint))))
     else:

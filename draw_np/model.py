@@ -210,6 +210,10 @@ class DRAW:
     the model's :class:`draw_np.backend.Random`.
     """
 
+    kind = "draw"
+    config_class = DRAWConfig
+    param_shapes = staticmethod(param_shapes)
+
     def __init__(self, config: DRAWConfig = DRAWConfig(), seed: int = 0, dtype="float32"):
         if not isinstance(config, DRAWConfig):
             raise ValueError(f"config must be a DRAWConfig, got {type(config).__name__}")

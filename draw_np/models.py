@@ -25,9 +25,9 @@ import importlib
 
 from .errors import CheckpointError
 
-#: kind -> (module, class name)
+#: kind -> (module, model class, config class)
 KINDS = {
-    "draw": ("draw_np.model", "DRAW"),
+    "draw": ("draw_np.model", "DRAW", "DRAWConfig"),
 }
 
 #: The kind of a checkpoint written before kinds were recorded: all of them were DRAW models.
@@ -39,10 +39,20 @@ def model_class(kind: str):
     if not isinstance(kind, str) or kind not in KINDS:
         raise CheckpointError(f"unknown model kind {kind!r}: this version of draw_np knows "
                               f"{', '.join(sorted(KINDS))}")
-    module, name = KINDS[kind]
+    module, name, _ = KINDS[kind]
     return getattr(importlib.import_module(module), name)
 
 
-def kind_of(model) -> str:
-    """The kind of a model instance (its class's ``kind``)."""
-    return type(model).kind
+def config_class(kind: str):
+    """The config class of a kind (its ``from_dict`` reads a checkpoint's config)."""
+    model_class(kind)  # the same check and message for an unknown kind
+    module, _, name = KINDS[kind]
+    return getattr(importlib.import_module(module), name)
+
+
+def kind_for_config(config) -> str:
+    """The kind whose config class ``config`` is an instance of."""
+    for kind in KINDS:
+        if type(config) is config_class(kind):
+            return kind
+    raise ValueError(f"{type(config).__name__} is not the config of any model draw_np knows")

@@ -1,7 +1,7 @@
 """Named configurations: a model shape plus the training settings that go with it.
 
 * ``tiny``: seconds; for tests and CI smoke runs.
-* ``quick``: a real result in about ten minutes on two CPU cores, a DRAW that visibly draws
+* ``quick``: a real result in about six minutes on two CPU cores, a DRAW that visibly draws
   digits with attention (the configuration of the widely used TensorFlow DRAW demo: T = 10,
   read 2 x 2, write 5 x 5, z = 10).
 * ``paper``: the paper's MNIST model (Table 3): T = 64, LSTMs of 256, z = 100, read 2 x 2,
@@ -10,7 +10,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
+
+import numpy as np
 
 from .model import DRAWConfig
 
@@ -26,17 +30,34 @@ class TrainSettings:
     dynamic_binarization: bool = False  # fresh bits every epoch instead of the fixed set
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size"):
+        for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if not self.clip > 0:
-            raise ValueError(f"clip must be > 0, got {self.clip!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
+                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+            object.__setattr__(self, name, int(value))  # NumPy integers become plain ints
+        for name in ("lr", "clip"):
+            value = getattr(self, name)
+            if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                    or not 0 < value < math.inf):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+            object.__setattr__(self, name, float(value))
+        if not isinstance(self.dynamic_binarization, (bool, np.bool_)):
+            raise ValueError(f"dynamic_binarization must be True or False, got "
+                             f"{self.dynamic_binarization!r}")
+        object.__setattr__(self, "dynamic_binarization", bool(self.dynamic_binarization))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainSettings":
+        """The inverse of :meth:`to_dict`; fields a dict lacks take their defaults."""
+        if not isinstance(d, dict):
+            raise ValueError(f"training settings must be a mapping, got {type(d).__name__}")
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown training settings: {sorted(unknown)}")
+        return cls(**d)
 
 
 PRESETS: dict[str, tuple[DRAWConfig, TrainSettings]] = {

@@ -2,19 +2,31 @@
 
 One step: a batch of binarised images, ``loss_and_grads`` (forward and backprop through time),
 gradient clipping by global norm, an Adam update. At the end of each epoch the validation bound
-is computed and two checkpoints are written atomically: ``DIR/checkpoint.npz`` (the latest) and
-``DIR/best.npz`` (the best validation bound so far). A log of the curves goes to
-``DIR/log.jsonl``, one JSON object per line.
+is computed, a line goes to ``DIR/log.jsonl``, and two checkpoints are written atomically:
+``DIR/best.npz`` (parameters of the best validation bound so far) and then
+``DIR/checkpoint.npz`` (everything needed to resume). That order means a kill or a full disk
+between the two never leaves a checkpoint that claims a better model than ``best.npz`` holds.
 
 Resuming is exact: a checkpoint holds the parameters, Adam's state, the model's noise generator,
 the data-order generator as it was at the start of the epoch, and how many batches of that epoch
-were done. Replaying the epoch's shuffle and skipping those batches puts the run exactly where
-it stopped, so an interrupted run resumed ends with the same parameters as an uninterrupted one.
+were done (with their summed loss). Replaying the epoch's shuffle and skipping those batches
+puts the run exactly where it stopped, so an interrupted run resumed ends with the same
+parameters as an uninterrupted one; the log is trimmed to what the checkpoint has seen, so each
+epoch appears in it once.
+
+What stops a run, and what it leaves:
+
+* Ctrl-C or SIGTERM: the current step finishes, a checkpoint is written, exit status 130;
+* a time budget (``--hours``, ``--cpu-hours``) or ``--max-steps``: the same, status 0;
+* a non-finite loss, gradient, validation bound or parameter (divergence): nothing is written,
+  so the last checkpoint is the last good state; resume it with a lower ``--lr``;
+* a disk that fills up or a folder that cannot be written: one line; the last checkpoint is
+  intact.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import math
 import signal
 import sys
@@ -27,15 +39,21 @@ from typing import NamedTuple
 import numpy as np
 
 from . import backend
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .errors import TrainingError
+from .checkpoint import load_checkpoint, save_checkpoint
+from .errors import CheckpointError, TrainingError
 from .evaluate import evaluate_bound
 from .model import DRAW, DRAWConfig
 from .optim import Adam, clip_by_global_norm
 from .presets import PRESETS, TrainSettings, preset
+from .rundir import RunDir
 
 #: ε of the per-epoch validation bound is drawn from this seed, so epochs compare fairly.
 VALIDATION_SEED = 12345
+
+#: The settings a resumed run may change; any other change is refused. Changing the batch size,
+#: the seed or the binarisation mid-run would break the replay of the epoch that makes a
+#: resume exact.
+CHANGEABLE_ON_RESUME = ("epochs", "lr", "clip")
 
 
 class Dataset(NamedTuple):
@@ -47,6 +65,13 @@ class Dataset(NamedTuple):
     train: np.ndarray
     valid: np.ndarray
     dynamic: bool = False
+
+    def epoch_images(self, rng: np.random.Generator) -> np.ndarray:
+        """The training images of one epoch: the fixed bits, or fresh ones drawn from ``rng``
+        (pixel on with probability equal to its grey level)."""
+        if self.dynamic:
+            return rng.random(self.train.shape, dtype=np.float32) < self.train
+        return self.train
 
 
 def load_data(settings: TrainSettings, source=None, cache_dir=None, limit=None) -> Dataset:
@@ -67,31 +92,86 @@ class Progress(NamedTuple):
     best_valid: float        # best validation bound so far (inf before the first)
     train_s: float = 0.0     # wall-clock seconds spent training, summed over every session
     cpu_s: float = 0.0       # CPU seconds of the training process, summed over every session
+    epoch_loss: float = 0.0  # summed loss of the current epoch's batches done so far
+
+    def to_meta(self) -> dict:
+        """JSON-able (strict JSON has no inf: a run with no validation yet records null)."""
+        d = self._asdict()
+        d["best_valid"] = None if math.isinf(self.best_valid) else self.best_valid
+        return d
+
+    @classmethod
+    def from_meta(cls, d) -> "Progress":
+        """The inverse of :meth:`to_meta`, checked; a ``ValueError`` says what is wrong."""
+        if not isinstance(d, dict):
+            raise ValueError("progress is not a JSON object")
+        fields = {f: d.get(f, default) for f, default in cls._field_defaults.items()}
+        for f in ("epoch", "step", "step_in_epoch", "epoch_rng_state"):
+            fields[f] = d[f]
+        for f in ("epoch", "step", "step_in_epoch"):
+            if isinstance(fields[f], bool) or not isinstance(fields[f], int) or fields[f] < 0:
+                raise ValueError(f"progress {f} must be an integer >= 0, got {fields[f]!r}")
+        if fields["step_in_epoch"] > fields["step"]:
+            raise ValueError("progress has more batches in the epoch than steps in all")
+        best = d.get("best_valid")
+        fields["best_valid"] = math.inf if best is None else best
+        for f in ("best_valid", "train_s", "cpu_s", "epoch_loss"):
+            value = fields[f]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+                raise ValueError(f"progress {f} must be a number, got {value!r}")
+            fields[f] = float(value)
+        try:  # the generator itself is the judge of its state
+            np.random.default_rng().bit_generator.state = fields["epoch_rng_state"]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"the data generator's state is invalid ({exc})") from None
+        return cls(**fields)
 
 
-def _save(path, model, opt, settings, progress: Progress, **extra):
-    save_checkpoint(path, model.params, model.config, opt.state_dict(),
-                    settings=settings.to_dict(), progress=progress._asdict(),
-                    model_rng_state=model.rng.state, **extra)
+class _Halt:
+    """Why the loop should stop after the current step: a signal, a time budget, a step limit.
 
+    Ctrl-C (SIGINT) and SIGTERM set a flag rather than raise, so an interrupt never lands in the
+    middle of an Adam update and a checkpoint never holds half-updated parameters. A second
+    Ctrl-C while the step finishes and the checkpoint is written is ignored (with a note); a
+    third stops at once, without saving. Signal handlers can only be installed from the main
+    thread; elsewhere only the budgets apply.
+    """
 
-def _clock_fields(progress: Progress) -> dict:
-    """The time fields of a log line: this run's wall-clock and CPU seconds over all sessions."""
-    return dict(elapsed_s=progress.train_s, cpu_s=progress.cpu_s)
+    def __init__(self, max_steps=None, budget_s=None, cpu_budget_s=None, print_fn=print):
+        self.signalled = 0
+        self.max_steps, self.budget_s, self.cpu_budget_s = max_steps, budget_s, cpu_budget_s
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
+        self._print = print_fn
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
 
+    def _handle(self, signum, frame):
+        self.signalled += 1
+        if self.signalled == 2:
+            self._print("already stopping: finishing the step and saving (again to stop at "
+                        "once, without saving)")
+        elif self.signalled > 2:
+            raise KeyboardInterrupt
 
-def _trim_log(log_path: Path, step: int) -> None:
-    """On resume, drop log lines written after the checkpoint (they will be written again)."""
-    if not log_path.exists():
-        return
-    kept = []
-    for line in log_path.read_text().splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-    log_path.write_text("".join(line + "\n" for line in kept))
+    @property
+    def interrupted(self) -> bool:
+        return self.signalled > 0
+
+    def out_of_budget(self) -> bool:
+        return ((self.budget_s is not None
+                 and time.perf_counter() - self.started >= self.budget_s)
+                or (self.cpu_budget_s is not None
+                    and time.process_time() - self.cpu_started >= self.cpu_budget_s))
+
+    def now(self, step: int) -> bool:
+        return (self.interrupted or self.out_of_budget()
+                or (self.max_steps is not None and step >= self.max_steps))
+
+    def restore(self):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *,
@@ -102,8 +182,9 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
     """Train a DRAW model and write checkpoints and a log under ``out_dir``.
 
     Args:
-        config, settings: the model and how to train it (ignored in favour of the checkpoint's
-            when ``resume``, except ``settings.epochs``, which may be raised to train longer).
+        config, settings: the model and how to train it. When ``resume``, ``config`` must be
+            the checkpoint's, and ``settings`` may differ from the checkpoint's only in
+            :data:`CHANGEABLE_ON_RESUME` (each change is applied and announced).
         data: a :class:`Dataset`.
         out_dir: where ``checkpoint.npz``, ``best.npz`` and ``log.jsonl`` go.
         resume: continue from ``out_dir/checkpoint.npz``.
@@ -116,158 +197,187 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
     Returns:
         a summary dict (epochs, steps, best validation bound, checkpoint paths, time).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    latest, best, log_path = out / "checkpoint.npz", out / "best.npz", out / "log.jsonl"
-    model = DRAW(config, seed=settings.seed)
-    opt = Adam(model.params, lr=settings.lr)
-    data_rng = np.random.default_rng([settings.seed, 1])  # data order and dynamic bits
-    state = Progress(0, 0, 0, data_rng.bit_generator.state, math.inf)
-    if resume:
-        model, opt, settings, state = _restore(latest, config, settings)
-        _trim_log(log_path, state.step)
-        print_fn(f"resuming {latest}: epoch {state.epoch + 1}, step {state.step}")
-    elif latest.exists():
-        raise TrainingError(f"{latest} exists: pass --resume to continue it, or choose another "
-                            f"--out directory")
-    if data.train.shape[1:] != (config.H, config.W) or data.valid.shape[1:] != (config.H, config.W):
-        raise ValueError(f"the model takes {config.H}x{config.W} images, the data has "
-                         f"{data.train.shape[1]}x{data.train.shape[2]}")
-    n_train = len(data.train)
-    batch = min(settings.batch_size, n_train)
-    batches_per_epoch = n_train // batch  # the last partial batch is dropped: constant shapes
-    xp = backend.xp()
-    started = time.perf_counter()
-    cpu_started = time.process_time()
-    base_train_s, base_cpu_s = state.train_s, state.cpu_s
-    last_save = started
+    with RunDir(out_dir) as run:
+        if resume:
+            model, opt, settings, state = _restore(run.checkpoint, config, settings, print_fn)
+            run.trim_log(state.epoch, state.step)
+            print_fn(f"resuming {run.checkpoint}: epoch {state.epoch + 1}, step {state.step}")
+        elif run.checkpoint.exists():
+            raise TrainingError(f"{run.checkpoint} exists: pass --resume to continue it, or "
+                                f"choose another --out directory")
+        else:
+            model = DRAW(config, seed=settings.seed)
+            opt = Adam(model.params, lr=settings.lr)
+            state = Progress(0, 0, 0, _data_rng(settings).bit_generator.state, math.inf)
+        _check_data(config, settings, data)
+        halt = _Halt(max_steps, budget_s, cpu_budget_s, print_fn)
+        loop = _Loop(model, opt, settings, data, run, halt, state, log_every, save_every_s,
+                     progress_bar, print_fn)
+        try:
+            loop.run()
+        except KeyboardInterrupt:
+            print_fn(f"\nstopped at once: {run.checkpoint} holds step {loop.saved_step}")
+            raise
+        finally:
+            halt.restore()
+        state = loop.state
+        if halt.interrupted:
+            print_fn(f"\ninterrupted: saved {run.checkpoint} at step {state.step}; continue "
+                     f"with --resume")
+        elif halt.out_of_budget() and state.epoch < settings.epochs:
+            print_fn(f"time budget reached: saved {run.checkpoint} at step {state.step}; "
+                     f"continue with --resume")
+        return dict(epochs=state.epoch, steps=state.step, best_valid=state.best_valid,
+                    checkpoint=str(run.checkpoint),
+                    best=str(run.best) if run.best.exists() else None,
+                    interrupted=halt.interrupted, minutes=(time.perf_counter() - halt.started) / 60,
+                    params=model.params)
 
-    def clocks(s: Progress) -> Progress:
+
+def _data_rng(settings: TrainSettings) -> np.random.Generator:
+    """The generator of the data order (and of dynamic bits), its own stream of the seed."""
+    return np.random.default_rng([settings.seed, 1])
+
+
+def _check_data(config: DRAWConfig, settings: TrainSettings, data: Dataset) -> None:
+    for name, images in (("training", data.train), ("validation", data.valid)):
+        if images.ndim != 3 or images.shape[1:] != (config.H, config.W):
+            raise ValueError(f"the model takes {config.H}x{config.W} images, the {name} data "
+                             f"has shape {images.shape}")
+        if len(images) == 0:
+            raise ValueError(f"the {name} data is empty")
+    if settings.batch_size > len(data.train):
+        raise ValueError(f"the batch size (--batch-size {settings.batch_size}) is larger than "
+                         f"the {len(data.train)} training images")
+
+
+class _Loop:
+    """The epochs of one training session, and the state they leave behind (``state``)."""
+
+    def __init__(self, model, opt, settings, data, run, halt, state, log_every, save_every_s,
+                 progress_bar, print_fn):
+        self.model, self.opt, self.settings, self.data = model, opt, settings, data
+        self.run_dir, self.halt, self.state = run, halt, state
+        self.log_every, self.save_every_s = log_every, save_every_s
+        self.progress_bar, self.print = progress_bar, print_fn
+        self.base_train_s, self.base_cpu_s = state.train_s, state.cpu_s
+        self.saved_step = state.step if run.checkpoint.exists() else None
+        self.last_save = time.perf_counter()
+
+    def clocks(self, s: Progress) -> Progress:
         """The progress with this session's wall and CPU time added to the earlier sessions'."""
-        return s._replace(train_s=base_train_s + time.perf_counter() - started,
-                          cpu_s=base_cpu_s + time.process_time() - cpu_started)
+        return s._replace(
+            train_s=self.base_train_s + time.perf_counter() - self.halt.started,
+            cpu_s=self.base_cpu_s + time.process_time() - self.halt.cpu_started)
 
-    def out_of_budget() -> bool:
-        return ((budget_s is not None and time.perf_counter() - started >= budget_s)
-                or (cpu_budget_s is not None and time.process_time() - cpu_started >= cpu_budget_s))
-    log = log_path.open("a")
-    stop = _StopRequest()
-    from tqdm import tqdm
-    try:
-        def halted() -> bool:
-            return (stop.requested or out_of_budget()
-                    or (max_steps is not None and state.step >= max_steps))
+    def run(self) -> None:
+        data_rng = _data_rng(self.settings)
+        while not self.halt.now(self.state.step) and self.state.epoch < self.settings.epochs:
+            data_rng.bit_generator.state = self.state.epoch_rng_state
+            order = data_rng.permutation(len(self.data.train))
+            images = self.data.epoch_images(data_rng)
+            self.batches(images, order)
+            if self.state.step_in_epoch < len(order) // self.settings.batch_size:
+                break  # stopped early: Ctrl-C, a budget, max_steps
+            self.end_epoch(data_rng.bit_generator.state)
+        if self.state.step_in_epoch:  # stopped mid-epoch: save exactly where we are
+            self.save()
 
-        while not halted() and state.epoch < settings.epochs:
-            data_rng.bit_generator.state = state.epoch_rng_state
-            order = data_rng.permutation(n_train)
-            if data.dynamic:  # fresh bits each epoch: pixel on with probability = grey level
-                images = (data_rng.random(data.train.shape, dtype=np.float32) < data.train)
-            else:
-                images = data.train
-            bar = tqdm(total=batches_per_epoch, initial=state.step_in_epoch, disable=(
-                not progress_bar if progress_bar is not None else None),
-                desc=f"epoch {state.epoch + 1}/{settings.epochs}", unit="batch", leave=False)
-            sums = np.zeros(3)  # running loss, Lx, Lz since the last log line
-            seen, window_start = 0, time.perf_counter()
-            epoch_loss, epoch_batches = 0.0, 0
-            for b in range(state.step_in_epoch, batches_per_epoch):
-                x = xp.asarray(images[order[b * batch:(b + 1) * batch]], dtype=model.dtype)
-                loss, grads, terms = model.loss_and_grads(x, return_terms=True)
-                grads, norm = clip_by_global_norm(grads, settings.clip)
-                if not (math.isfinite(loss) and math.isfinite(norm)):
-                    raise TrainingError(
-                        f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} at "
-                        f"epoch {state.epoch + 1}, step {state.step + 1}; stopped without saving, "
-                        f"so {latest} still holds the last good state (try a lower --lr)")
-                opt.step(model.params, grads)
-                state = state._replace(step=state.step + 1, step_in_epoch=b + 1)
-                sums += (loss, float(terms.Lx.mean()), float(terms.Lz.mean()))
-                seen += 1
-                epoch_loss += loss
-                epoch_batches += 1
-                bar.update(1)
-                if state.step % log_every == 0 or b + 1 == batches_per_epoch:
-                    now = time.perf_counter()
-                    rate = seen * batch / max(now - window_start, 1e-9)
-                    mean = sums / seen
-                    bar.set_postfix_str(f"L {mean[0]:.2f} (Lx {mean[1]:.2f}, Lz {mean[2]:.2f}), "
-                                        f"{rate:.0f} img/s")
-                    log.write(json.dumps(dict(kind="step", epoch=state.epoch + 1, step=state.step,
-                                              loss=mean[0], Lx=mean[1], Lz=mean[2],
-                                              grad_norm=norm, examples_per_s=rate,
-                                              **_clock_fields(clocks(state)))) + "\n")
-                    log.flush()
-                    sums[:], seen, window_start = 0, 0, now
-                if time.perf_counter() - last_save > save_every_s:
-                    _save(latest, model, opt, settings, clocks(state))
-                    last_save = time.perf_counter()
-                if halted():
-                    break
-            bar.close()
-            if state.step_in_epoch < batches_per_epoch:  # stopped early: Ctrl-C, budget, max_steps
+    def batches(self, images, order) -> None:
+        """The rest of the current epoch's batches (the last partial batch is dropped, so every
+        step has the same shapes)."""
+        from tqdm import tqdm
+        model, s, batch = self.model, self.state, self.settings.batch_size
+        per_epoch = len(order) // batch
+        xp = backend.xp()
+        bar = tqdm(total=per_epoch, initial=s.step_in_epoch, leave=False, unit="batch",
+                   desc=f"epoch {s.epoch + 1}/{self.settings.epochs}",
+                   disable=not self.progress_bar if self.progress_bar is not None else None)
+        sums, seen, window_start = np.zeros(3), 0, time.perf_counter()  # since the last log line
+        for b in range(s.step_in_epoch, per_epoch):
+            x = xp.asarray(images[order[b * batch:(b + 1) * batch]], dtype=model.dtype)
+            loss, grads, terms = model.loss_and_grads(x, return_terms=True)
+            grads, norm = clip_by_global_norm(grads, self.settings.clip)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                self.diverged(f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} "
+                              f"at epoch {s.epoch + 1}, step {s.step + 1}")
+            self.opt.step(model.params, grads)
+            s = self.state = s._replace(step=s.step + 1, step_in_epoch=b + 1,
+                                        epoch_loss=s.epoch_loss + loss)
+            sums += (loss, float(terms.Lx.mean()), float(terms.Lz.mean()))
+            seen += 1
+            bar.update(1)
+            if s.step % self.log_every == 0 or b + 1 == per_epoch:
+                now = time.perf_counter()
+                rate = seen * batch / max(now - window_start, 1e-9)
+                mean = sums / seen
+                bar.set_postfix_str(f"L {mean[0]:.2f} (Lx {mean[1]:.2f}, Lz {mean[2]:.2f}), "
+                                    f"{rate:.0f} img/s")
+                self.run_dir.append(dict(kind="step", epoch=s.epoch + 1, step=s.step,
+                                         loss=mean[0], Lx=mean[1], Lz=mean[2], grad_norm=norm,
+                                         examples_per_s=rate, **self.clock_fields()))
+                sums[:], seen, window_start = 0, 0, now
+            if time.perf_counter() - self.last_save > self.save_every_s:
+                self.save()
+            if self.halt.now(s.step):
                 break
-            # End of epoch: validation bound, checkpoints, a log line.
-            valid = evaluate_bound(model, data.valid, batch_size=batch, seed=VALIDATION_SEED)
-            improved = valid.bound < state.best_valid
-            state = clocks(state._replace(epoch=state.epoch + 1, step_in_epoch=0,
-                                          epoch_rng_state=data_rng.bit_generator.state,
-                                          best_valid=min(valid.bound, state.best_valid)))
-            elapsed = time.perf_counter() - started
-            record = dict(kind="epoch", epoch=state.epoch, step=state.step,
-                          train_loss=epoch_loss / max(epoch_batches, 1), valid_bound=valid.bound,
-                          valid_Lx=valid.Lx, valid_Lz=valid.Lz, **_clock_fields(state))
-            log.write(json.dumps(record) + "\n")
-            log.flush()
-            _save(latest, model, opt, settings, state)
-            if improved:
-                _save(best, model, opt, settings, state, valid_bound=valid.bound)
-            last_save = time.perf_counter()
-            print_fn(f"epoch {state.epoch}/{settings.epochs}: train loss "
-                     f"{record['train_loss']:.2f}, validation bound {valid.bound:.2f} nats"
-                     f"{' (best)' if improved else ''}  [{elapsed / 60:.1f} min]")
-        if state.step_in_epoch:  # stopped mid-epoch: save exactly where we are
-            _save(latest, model, opt, settings, clocks(state))
-        if stop.requested:
-            print_fn(f"\ninterrupted: saved {latest} at step {state.step}; continue with --resume")
-        elif out_of_budget() and state.epoch < settings.epochs:
-            print_fn(f"time budget reached: saved {latest} at step {state.step}; continue with "
-                     f"--resume")
-    finally:
-        log.close()
-        stop.restore()
-    return dict(epochs=state.epoch, steps=state.step, best_valid=state.best_valid,
-                checkpoint=str(latest), best=str(best) if best.exists() else None,
-                interrupted=stop.requested, minutes=(time.perf_counter() - started) / 60,
-                params=model.params)
+        bar.close()
+
+    def end_epoch(self, next_epoch_rng_state: dict) -> None:
+        """The validation bound, a log line, ``best.npz`` if it improved, then the checkpoint."""
+        s, batch = self.state, self.settings.batch_size
+        valid = evaluate_bound(self.model, self.data.valid, batch_size=batch,
+                               seed=VALIDATION_SEED)
+        if not math.isfinite(valid.bound):
+            self.diverged(f"non-finite validation bound after epoch {s.epoch + 1}")
+        improved = valid.bound < s.best_valid
+        batches = len(self.data.train) // batch
+        record = dict(kind="epoch", epoch=s.epoch + 1, step=s.step,
+                      train_loss=s.epoch_loss / batches, valid_bound=valid.bound,
+                      valid_Lx=valid.Lx, valid_Lz=valid.Lz)
+        self.state = s._replace(epoch=s.epoch + 1, step_in_epoch=0, epoch_loss=0.0,
+                                epoch_rng_state=next_epoch_rng_state,
+                                best_valid=min(valid.bound, s.best_valid))
+        self.run_dir.append(dict(record, **self.clock_fields()))
+        if improved:
+            self.save(self.run_dir.best, with_optimiser=False, valid_bound=valid.bound)
+        self.save()
+        self.print(f"epoch {self.state.epoch}/{self.settings.epochs}: train loss "
+                   f"{record['train_loss']:.2f}, validation bound {valid.bound:.2f} nats"
+                   f"{' (best)' if improved else ''}  [{self.clocks(self.state).train_s / 60:.1f}"
+                   f" min]")
+
+    def clock_fields(self) -> dict:
+        """The time fields of a log line: this run's wall-clock and CPU seconds, all sessions."""
+        now = self.clocks(self.state)
+        return dict(elapsed_s=now.train_s, cpu_s=now.cpu_s)
+
+    def save(self, path=None, with_optimiser=True, **extra) -> None:
+        """Write the state (to the checkpoint unless ``path``); never non-finite parameters."""
+        bad = [k for k, v in self.model.params.items() if not bool(backend.xp().isfinite(v).all())]
+        if bad:
+            self.diverged(f"parameter {bad[0]} became non-finite at step {self.state.step}")
+        state = self.clocks(self.state)
+        save_checkpoint(path or self.run_dir.checkpoint, self.model.params, self.model.config,
+                        self.opt.state_dict() if with_optimiser else None,
+                        settings=self.settings.to_dict(), progress=state.to_meta(),
+                        model_rng_state=self.model.rng.state, **extra)
+        if path is None:
+            self.saved_step = self.state.step
+            self.last_save = time.perf_counter()
+
+    def diverged(self, what: str):
+        """Stop without writing anything: the last checkpoint stays the last good state."""
+        where = self.run_dir.checkpoint
+        if self.saved_step is None:
+            advice = "nothing was saved; start again with a lower --lr"
+        else:
+            advice = (f"nothing was saved, so {where} still holds the last good state (step "
+                      f"{self.saved_step}); continue it with --resume and a lower --lr")
+        raise TrainingError(f"training diverged: {what}; {advice}")
 
 
-class _StopRequest:
-    """Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current step and save.
-
-    A flag rather than an exception, so an interrupt never lands in the middle of an Adam
-    update and a checkpoint never holds half-updated parameters. A second Ctrl-C stops at once.
-    Signal handlers can only be installed from the main thread; elsewhere this does nothing.
-    """
-
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-
-    def _handle(self, signum, frame):
-        if self.requested:  # asked twice: give up on the clean stop
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def restore(self):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def _restore(path: Path, config: DRAWConfig, settings: TrainSettings):
+def _restore(path: Path, config: DRAWConfig, settings: TrainSettings, print_fn=print):
     """Model, optimiser, settings and progress from a checkpoint, checked against the request."""
     ckpt = load_checkpoint(path)
     if ckpt.config != config:
@@ -276,27 +386,47 @@ def _restore(path: Path, config: DRAWConfig, settings: TrainSettings):
         raise TrainingError(f"the config does not match the checkpoint {path}: "
                             + ", ".join(f"{k} is {a} there, {b} here" for k, (a, b) in diff.items()))
     try:
-        saved = TrainSettings(**ckpt.meta["settings"])
-        prog = ckpt.meta["progress"]
-        state = Progress(prog["epoch"], prog["step"], prog["step_in_epoch"],
-                         prog["epoch_rng_state"], prog["best_valid"],
-                         prog.get("train_s", 0.0), prog.get("cpu_s", 0.0))
-        rng_state = ckpt.meta["model_rng_state"]
-    except (KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path} has no training state to resume from ({exc})") from None
-    saved = replace(saved, epochs=settings.epochs)  # training longer is the one allowed change
-    model = DRAW(ckpt.config, seed=saved.seed)
-    model.params = {k: backend.xp().asarray(v, dtype=model.dtype) for k, v in ckpt.params.items()}
-    model.rng.set_state(rng_state)
-    opt = Adam(model.params, lr=saved.lr)
-    opt.load_state_dict(ckpt.optim_state)
-    return model, opt, saved, state
+        saved = TrainSettings.from_dict(ckpt.meta["settings"])
+        state = Progress.from_meta(ckpt.meta["progress"])
+        model = DRAW(ckpt.config, seed=saved.seed)
+        model.rng.set_state(ckpt.meta["model_rng_state"])
+        model.params = {k: backend.xp().asarray(v, dtype=model.dtype)
+                        for k, v in ckpt.params.items()}
+        opt = Adam(model.params, lr=saved.lr)
+        opt.load_state_dict(ckpt.optim_state)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path} has no valid training state to resume from ({exc})") from None
+    settings = _changed_on_resume(saved, settings, print_fn)
+    opt.lr = settings.lr
+    return model, opt, settings, state
+
+
+def _changed_on_resume(saved: TrainSettings, requested: TrainSettings, print_fn) -> TrainSettings:
+    """The requested settings, if they differ from the saved ones only where a resume may."""
+    changed = {f.name: (getattr(saved, f.name), getattr(requested, f.name))
+               for f in dataclasses.fields(TrainSettings)
+               if getattr(saved, f.name) != getattr(requested, f.name)}
+    refused = [f for f in changed if f not in CHANGEABLE_ON_RESUME]
+    if refused:
+        raise TrainingError(
+            "--resume cannot change " + ", ".join(f"{_flag(f)} ({changed[f][0]} in the "
+                                                  f"checkpoint, {changed[f][1]} asked)"
+                                                  for f in refused)
+            + ": an exact resume replays the epoch with the run's own settings; start a new "
+              "run (another --out) to train with different ones")
+    for f, (old, new) in changed.items():
+        print_fn(f"resuming with {_flag(f)} {new} (the run used {old} until now)")
+    return requested
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
 
 
 # ------------------------------------------------------------------------------------ CLI
 CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_size": "z-size",
                 "read_n": "read-n", "write_n": "write-n"}
-SETTING_FLAGS = {"batch_size": int, "lr": float, "clip": float, "seed": int}
+SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "seed", "dynamic_binarization")
 
 
 def add_parser(subparsers) -> None:
@@ -305,7 +435,9 @@ def add_parser(subparsers) -> None:
         description="Train DRAW on binarised MNIST (fetched and cached on first use). Writes "
                     "DIR/checkpoint.npz (latest), DIR/best.npz (best validation bound) and "
                     "DIR/log.jsonl. Presets: tiny (seconds), quick (about six minutes on 2 CPU "
-                    "cores), paper (the paper's MNIST model). Flags override preset fields.",
+                    "cores), paper (the paper's MNIST model). Flags override preset fields; "
+                    "with --resume they override the checkpoint's (only --epochs, --lr and "
+                    "--clip may change).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/PRESET)")
@@ -329,7 +461,7 @@ def add_parser(subparsers) -> None:
                    help="use only the first N training and validation images (smoke tests)")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     p.add_argument("--save-every", type=float, default=600.0, metavar="SECONDS",
-                   help="seconds between mid-epoch checkpoints")
+                   help="seconds between mid-epoch checkpoints (inf: only at epoch ends)")
     p.add_argument("--hours", type=float, default=None, metavar="H",
                    help="stop cleanly, with a checkpoint, after H hours of wall-clock time")
     p.add_argument("--cpu-hours", type=float, default=None, metavar="H",
@@ -337,44 +469,68 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _settings_from_args(args) -> tuple[DRAWConfig, TrainSettings]:
-    config, settings = preset(args.preset)
-    config_changes = {f: getattr(args, f) for f in list(CONFIG_FLAGS) + ["attention"]
-                      if getattr(args, f) is not None}
-    setting_changes = {f: getattr(args, f) for f in list(SETTING_FLAGS) + ["epochs",
-                       "dynamic_binarization"] if getattr(args, f) is not None}
-    return replace(config, **config_changes), replace(settings, **setting_changes)
+def _with_flags(base, args, fields):
+    """``base`` (a config or settings) with the fields given on the command line; an impossible
+    value is reported under its flag's name."""
+    changes = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
+    try:
+        return replace(base, **changes)
+    except ValueError as exc:
+        message = str(exc)
+        for f in changes:
+            if message.startswith(f + " "):
+                message = _flag(CONFIG_FLAGS.get(f, f)) + message[len(f):]
+        raise ValueError(message) from None
+
+
+def _settings_from_args(args, out: Path) -> tuple[DRAWConfig, TrainSettings]:
+    """The preset with the flags applied, or with --resume the checkpoint's config and settings
+    with the flags applied (so a resume needs no flag repeated)."""
+    if args.resume:
+        ckpt = load_checkpoint(out / "checkpoint.npz")
+        try:
+            config, settings = ckpt.config, TrainSettings.from_dict(ckpt.meta["settings"])
+        except (KeyError, ValueError) as exc:
+            raise CheckpointError(f"{out / 'checkpoint.npz'} has no valid training settings "
+                                  f"({exc})") from None
+    else:
+        config, settings = preset(args.preset)
+    return (_with_flags(config, args, list(CONFIG_FLAGS) + ["attention"]),
+            _with_flags(settings, args, SETTING_FLAGS))
 
 
 def run(args) -> int:
     for name in ("hours", "cpu_hours"):
         value = getattr(args, name)
-        if value is not None and not (0 < value < math.inf):
-            raise ValueError(f"--{name.replace('_', '-')} must be a positive number of hours, "
-                             f"got {value}")
+        if value is not None and not 0 < value < math.inf:
+            raise ValueError(f"{_flag(name)} must be a positive number of hours, got {value}")
+    if not args.save_every > 0:
+        raise ValueError(f"--save-every must be a positive number of seconds, got "
+                         f"{args.save_every}")
     for name in ("limit", "max_steps"):
         value = getattr(args, name)
         if value is not None and value < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    config, settings = _settings_from_args(args)
+            raise ValueError(f"{_flag(name)} must be >= 1, got {value}")
     out = Path(args.out or Path("runs") / args.preset)
-    if args.resume:  # the checkpoint's settings win; a mismatched model config is an error
-        _restore(out / "checkpoint.npz", config, settings)
+    config, settings = _settings_from_args(args, out)
+    if args.resume:  # a refused change fails here, before a possibly long data load
+        _restore(out / "checkpoint.npz", config, settings, print_fn=lambda s: None)
     data = load_data(settings, source=args.data, cache_dir=args.cache_dir, limit=args.limit)
     print(f"training DRAW ({'attention' if config.attention else 'no attention'}, T={config.T}, "
           f"LSTM {config.enc_size}/{config.dec_size}, z={config.z_size}"
           + (f", read {config.read_n}x{config.read_n}, write {config.write_n}x{config.write_n}"
              if config.attention else "")
           + f") on {len(data.train)} images for {settings.epochs} epochs, batch "
-          f"{settings.batch_size}, lr {settings.lr}, backend {backend.get_backend()}; "
-          f"writing to {out}/", file=sys.stderr)
+          f"{settings.batch_size}, lr {settings.lr}, clip {settings.clip}, seed {settings.seed}, "
+          f"backend {backend.get_backend()}; writing to {out}/", file=sys.stderr)
     summary = train(config, settings, data, out, resume=args.resume, max_steps=args.max_steps,
                     save_every_s=args.save_every,
                     budget_s=None if args.hours is None else args.hours * 3600,
                     cpu_budget_s=None if args.cpu_hours is None else args.cpu_hours * 3600,
                     print_fn=lambda s: print(s, file=sys.stderr))
+    best = "none yet" if math.isinf(summary["best_valid"]) else f"{summary['best_valid']:.2f} nats"
     print(f"done: {summary['epochs']} epochs, {summary['steps']} steps in "
-          f"{summary['minutes']:.1f} min; best validation bound {summary['best_valid']:.2f} nats"
+          f"{summary['minutes']:.1f} min; best validation bound {best}"
           f"; checkpoints {summary['checkpoint']}" + (f", {summary['best']}" if summary['best'] else ""))
     if summary["best"]:
         print(f"test bound: python -m draw_np evaluate {summary['best']}")
