@@ -271,6 +271,12 @@ class _Loop:
             cpu_s=self.base_cpu_s + time.process_time() - self.halt.cpu_started)
 
     def run(self) -> None:
+        # A diverging run overflows; every loss, gradient norm, bound and saved parameter is
+        # checked for that and reported in one line, so NumPy's warnings would only be noise.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self._epochs()
+
+    def _epochs(self) -> None:
         data_rng = _data_rng(self.settings)
         while not self.halt.now(self.state.step) and self.state.epoch < self.settings.epochs:
             data_rng.bit_generator.state = self.state.epoch_rng_state
