@@ -216,7 +216,9 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
         try:
             loop.run()
         except KeyboardInterrupt:
-            print_fn(f"\nstopped at once: {run.checkpoint} holds step {loop.saved_step}")
+            print_fn("\nstopped at once: " + (f"{run.checkpoint} holds step {loop.saved_step}"
+                                              if loop.saved_step is not None else
+                                              "nothing was saved"))
             raise
         finally:
             halt.restore()
