@@ -1,40 +1,44 @@
-"""Atomic file writes: a file is either its old self or complete, never half-written.
+"""Writing a file atomically: all of it or, after any failure, none of it.
 
-The data goes to a temporary file beside the destination, is flushed to disk, and is renamed
-over the destination (a rename within one folder is atomic on POSIX). If anything fails, or a
-kill arrives, the destination is untouched; a kill can leave the temporary file behind, named
-``NAME.XXXXXXXX.tmp``, which :func:`remove_orphans` clears away.
+The bytes go to a temporary file next to the destination, are flushed to disk, and the file is
+then renamed over the destination in one step (``os.replace``). A crash, a full disk or an
+exception while writing leaves the destination as it was (absent, or the previous good copy);
+a second process never sees a half-written file. An exception also removes the temporary file;
+a kill (SIGKILL) cannot, and :func:`remove_orphans` clears what it left.
 """
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import BinaryIO, Callable
 
 
-def atomic_write(path, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(f)`` on a temporary file and rename it to ``path``. Raises ``OSError``
-    (disk full, no permission, ...) with the destination left as it was."""
+def write_atomically(path, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(f)`` on a temporary binary file, then rename it to ``path``.
+
+    The folder of ``path`` must exist. Any exception (``OSError`` included) propagates, with the
+    temporary file removed.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    # A name no other process will pick; "x" mode refuses to reuse an existing file. (Unlike
+    # tempfile.mkstemp, open() honours the umask, so the file gets ordinary permissions.)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; ours need not be
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
 def remove_orphans(path) -> None:
-    """Remove the temporary files that killed :func:`atomic_write` calls for ``path`` left.
-    Only safe when nobody else is writing ``path`` (a training run holds its folder's lock)."""
+    """Remove the temporary files that killed :func:`write_atomically` calls for ``path`` left
+    (a SIGKILL runs no cleanup). Only safe when nobody else is writing ``path``: a training run
+    holds its folder's lock."""
     path = Path(path)
     for orphan in path.parent.glob(f"{path.name}.*.tmp"):
         orphan.unlink(missing_ok=True)

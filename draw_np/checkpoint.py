@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import backend, models
-from .atomic import atomic_write
+from .atomic import write_atomically
 from .errors import CheckpointError
 
 FORMAT = "draw_np-checkpoint-1"
@@ -58,7 +58,7 @@ def save_checkpoint(path, params: dict, config, optim_state: dict | None = None,
     arrays["meta"] = np.array(json.dumps(header, allow_nan=False))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda f: np.savez(f, **arrays))
+        write_atomically(path, lambda f: np.savez(f, **arrays))
     except OSError as exc:
         raise CheckpointError(f"cannot write {path}: {exc.strerror or exc}; the previous file "
                               f"there, if any, is intact") from None

@@ -20,7 +20,7 @@ import json
 import math
 from pathlib import Path
 
-from .atomic import atomic_write, remove_orphans
+from .atomic import remove_orphans, write_atomically
 from .errors import TrainingError
 
 CHECKPOINT, BEST, LOG, LOCK = "checkpoint.npz", "best.npz", "log.jsonl", ".lock"
@@ -126,6 +126,6 @@ class RunDir:
         if new_text == text:
             return
         try:
-            atomic_write(self.log_path, lambda f: f.write(new_text.encode()))
+            write_atomically(self.log_path, lambda f: f.write(new_text.encode()))
         except OSError as exc:
             raise TrainingError(f"cannot rewrite {self.log_path}: {_describe(exc)}") from None

