@@ -25,10 +25,10 @@ from typing import NamedTuple
 import numpy as np
 
 from . import backend
-from .model import DRAW
 
 
 class EvalResult(NamedTuple):
+    """DRAW's figures on a set of images (what ``DRAW.evaluate`` returns)."""
     n: int                 # images evaluated
     samples: int           # K draws of ε per image
     bound: float           # mean over images of L = L^x + L^z (the paper's figure), nats
@@ -41,6 +41,27 @@ class EvalResult(NamedTuple):
     def to_dict(self) -> dict:
         return self._asdict()
 
+    @property
+    def figure(self) -> float:
+        """The number training minimises on the validation set: the bound."""
+        return self.bound
+
+    def summary(self) -> dict:
+        """The figures a training log records each epoch."""
+        return dict(bound=self.bound, Lx=self.Lx, Lz=self.Lz)
+
+    def format(self, split: str = "test") -> str:
+        """A few human-readable lines."""
+        k = self.samples
+        return "\n".join([
+            f"{split} images: {self.n}, samples per image: {k}",
+            f"{split} bound  L^x + L^z        : {self.bound:8.2f} ± {self.bound_stderr:.2f} nats"
+            f"   (L^x {self.Lx:.2f}, L^z {self.Lz:.2f}; the paper's Table 2 figure)",
+            f"importance-weighted −log p(x), K={k}: {self.iw_nll:8.2f} ± "
+            f"{self.iw_nll_stderr:.2f} nats"
+            + ("   (K = 1 equals the bound in expectation)" if k == 1 else ""),
+        ])
+
 
 def _logmeanexp(a, axis=0):
     """``log mean exp(a)`` along ``axis``, without overflow."""
@@ -49,7 +70,7 @@ def _logmeanexp(a, axis=0):
     return (top + xp.log(xp.exp(a - top).mean(axis=axis, keepdims=True))).squeeze(axis)
 
 
-def evaluate_bound(model: DRAW, images, samples: int = 1, batch_size: int = 100,
+def evaluate_bound(model, images, samples: int = 1, batch_size: int = 100,
                    seed: int = 0, progress=None) -> EvalResult:
     """The bound and the importance-weighted estimate over ``images``.
 
@@ -91,18 +112,6 @@ def evaluate_bound(model: DRAW, images, samples: int = 1, batch_size: int = 100,
     stderr = lambda a: float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
     return EvalResult(n, samples, float(bound.mean()), stderr(bound), float(Lx.mean()),
                       float(Lz.mean()), float(iw.mean()), stderr(iw))
-
-
-def format_result(result: EvalResult, split: str = "test") -> str:
-    """A few human-readable lines."""
-    k = result.samples
-    return "\n".join([
-        f"{split} images: {result.n}, samples per image: {k}",
-        f"{split} bound  L^x + L^z        : {result.bound:8.2f} ± {result.bound_stderr:.2f} nats"
-        f"   (L^x {result.Lx:.2f}, L^z {result.Lz:.2f}; the paper's Table 2 figure)",
-        f"importance-weighted −log p(x), K={k}: {result.iw_nll:8.2f} ± {result.iw_nll_stderr:.2f}"
-        f" nats" + ("   (K = 1 equals the bound in expectation)" if k == 1 else ""),
-    ])
 
 
 # ------------------------------------------------------------------------------------ CLI
@@ -147,33 +156,40 @@ def add_parser(subparsers) -> None:
                    help="evaluate only the first N images (quick checks)")
     p.add_argument("--backend", choices=backend.BACKENDS, default=None)
     p.add_argument("--data", default=None, metavar="PATH",
-                   help="mnist.pkl.gz or a directory of MNIST IDX files, if not cached")
+                   help="the data set's files, if not cached (MNIST: mnist.pkl.gz or a "
+                        "directory of IDX files)")
     p.add_argument("--cache-dir", default=None, metavar="DIR",
-                   help="where decoded MNIST is cached (default ~/.cache/draw_np)")
+                   help="where decoded data is cached (default ~/.cache/draw_np)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from .checkpoint import load_model
-    from .data import load_binarized_mnist
+    from .checkpoint import load_checkpoint, load_model
+    from .data.dataset import load_dataset
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
-    model = load_model(args.checkpoint)
-    images = load_binarized_mnist(cache_dir=args.cache_dir, source=args.data)[args.split]
-    if images.shape[1:] != (model.config.H, model.config.W):
-        raise ValueError(f"the checkpoint's model takes {model.config.H}x{model.config.W} "
-                         f"images, the data has {images.shape[1]}x{images.shape[2]}")
-    images = images[:args.limit]
     if args.seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+    model = load_model(args.checkpoint)
+    settings = load_checkpoint(args.checkpoint).meta.get("settings")
+    dataset = (settings.get("dataset", "mnist") if isinstance(settings, dict) else "mnist")
+    data = load_dataset(dataset, source=args.data, cache_dir=args.cache_dir, limit=args.limit)
+    if tuple(data.image_shape) != tuple(model.config.image_shape):
+        raise ValueError(f"the checkpoint's model takes "
+                         f"{'x'.join(map(str, model.config.image_shape))} images, the data set "
+                         f"{data.name} has {'x'.join(map(str, data.image_shape))}")
+    arrays = data.split(args.split)
     from tqdm import tqdm
-    with tqdm(total=len(images), unit="img", desc=f"evaluating {args.split}", disable=None,
+    with tqdm(total=len(arrays[0]), unit="img", desc=f"evaluating {args.split}", disable=None,
               leave=False) as bar:
-        result = evaluate_bound(model, images, args.samples, args.batch_size, args.seed,
-                                progress=_with_estimate(bar.update, len(images), args.samples))
+        result = model.evaluate(*arrays, samples=args.samples, batch_size=args.batch_size,
+                                seed=args.seed, progress=_with_estimate(bar.update,
+                                                                        len(arrays[0]),
+                                                                        args.samples))
     if args.json:
-        print(json.dumps(dict(result.to_dict(), split=args.split, checkpoint=str(args.checkpoint))))
+        print(json.dumps(dict(result.to_dict(), split=args.split, dataset=data.name,
+                              checkpoint=str(args.checkpoint))))
     else:
-        print(format_result(result, args.split))
+        print(result.format(args.split))
     return 0

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .data.dataset import DATASETS
 from .model import DRAWConfig
 
 
@@ -27,6 +28,7 @@ class TrainSettings:
     lr: float = 1e-3
     clip: float = 10.0
     seed: int = 0
+    dataset: str = "mnist"              # a key of draw_np.data.dataset.DATASETS
     dynamic_binarization: bool = False  # fresh bits every epoch instead of the fixed set
 
     def __post_init__(self):
@@ -41,6 +43,9 @@ class TrainSettings:
                     or not 0 < value < math.inf):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
             object.__setattr__(self, name, float(value))
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got "
+                             f"{self.dataset!r}")
         if not isinstance(self.dynamic_binarization, (bool, np.bool_)):
             raise ValueError(f"dynamic_binarization must be True or False, got "
                              f"{self.dynamic_binarization!r}")

@@ -1,11 +1,14 @@
-"""Training DRAW on binarised MNIST: the loop, checkpoints, resume, and the ``train`` command.
+"""Training any model of :mod:`draw_np.models` on any data set of :mod:`draw_np.data`: the
+loop, checkpoints, resume, and the ``train`` command.
 
-One step: a batch of binarised images, ``loss_and_grads`` (forward and backprop through time),
-gradient clipping by global norm, an Adam update. At the end of each epoch the validation bound
-is computed, a line goes to ``DIR/log.jsonl``, and two checkpoints are written atomically:
-``DIR/best.npz`` (parameters of the best validation bound so far) and then
+One step: a batch (images, and labels for a classifier), the model's ``loss_and_grads``
+(forward and backprop through time), gradient clipping by global norm, an Adam update. At the
+end of each epoch the model's validation figure is computed (the bound for DRAW, the error for
+the classifier; lower is better), a line goes to ``DIR/log.jsonl``, and two checkpoints are
+written atomically: ``DIR/best.npz`` (parameters of the best validation figure so far) and then
 ``DIR/checkpoint.npz`` (everything needed to resume). That order means a kill or a full disk
 between the two never leaves a checkpoint that claims a better model than ``best.npz`` holds.
+Nothing here names a model or a data set.
 
 Resuming is exact: a checkpoint holds the parameters, Adam's state, the model's noise generator,
 the data-order generator as it was at the start of the epoch, and how many batches of that epoch
@@ -18,7 +21,7 @@ What stops a run, and what it leaves:
 
 * Ctrl-C or SIGTERM: the current step finishes, a checkpoint is written, exit status 130;
 * a time budget (``--hours``, ``--cpu-hours``) or ``--max-steps``: the same, status 0;
-* a non-finite loss, gradient, validation bound or parameter (divergence): nothing is written,
+* a non-finite loss, gradient, validation figure or parameter (divergence): nothing is written,
   so the last checkpoint is the last good state; resume it with a lower ``--lr``;
 * a disk that fills up or a folder that cannot be written: one line; the last checkpoint is
   intact.
@@ -38,49 +41,22 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import backend
+from . import backend, models
 from .checkpoint import load_checkpoint, save_checkpoint
+from .data.dataset import DATASETS, DataSplits, load_dataset
 from .errors import CheckpointError, TrainingError
-from .evaluate import evaluate_bound
-from .model import DRAW, DRAWConfig
 from .optim import Adam, clip_by_global_norm
 from .presets import PRESETS, TrainSettings, preset
 from .rundir import RunDir
 
-#: ε of the per-epoch validation bound is drawn from this seed, so epochs compare fairly.
+#: The model's noise in the per-epoch validation (DRAW's ε) is drawn from this seed, so epochs
+#: compare fairly.
 VALIDATION_SEED = 12345
 
 #: The settings a resumed run may change; any other change is refused. Changing the batch size,
-#: the seed or the binarisation mid-run would break the replay of the epoch that makes a
-#: resume exact.
+#: the seed, the data set or the binarisation mid-run would break the replay of the epoch that
+#: makes a resume exact.
 CHANGEABLE_ON_RESUME = ("epochs", "lr", "clip")
-
-
-class Dataset(NamedTuple):
-    """Training and validation images, host arrays of shape (N, H, W).
-
-    ``train`` holds bits {0, 1} for fixed binarisation, or grey levels in [0, 1] when
-    ``dynamic`` is set, in which case fresh bits are drawn every epoch.
-    """
-    train: np.ndarray
-    valid: np.ndarray
-    dynamic: bool = False
-
-    def epoch_images(self, rng: np.random.Generator) -> np.ndarray:
-        """The training images of one epoch: the fixed bits, or fresh ones drawn from ``rng``
-        (pixel on with probability equal to its grey level)."""
-        if self.dynamic:
-            return rng.random(self.train.shape, dtype=np.float32) < self.train
-        return self.train
-
-
-def load_data(settings: TrainSettings, source=None, cache_dir=None, limit=None) -> Dataset:
-    """Binarised MNIST for training: the fixed bits, or grey levels for dynamic binarisation."""
-    from .data import load_binarized_mnist, load_mnist
-    fixed = load_binarized_mnist(cache_dir=cache_dir, source=source)
-    train = (load_mnist(cache_dir=cache_dir, source=source)["train"]
-             if settings.dynamic_binarization else fixed["train"])
-    return Dataset(train[:limit], fixed["valid"][:limit], settings.dynamic_binarization)
 
 
 class Progress(NamedTuple):
@@ -89,7 +65,7 @@ class Progress(NamedTuple):
     step: int                # optimiser steps taken in total
     step_in_epoch: int       # batches of the current epoch already done
     epoch_rng_state: dict    # the data generator's state at the start of the current epoch
-    best_valid: float        # best validation bound so far (inf before the first)
+    best_valid: float        # best validation figure so far (inf before the first)
     train_s: float = 0.0     # wall-clock seconds spent training, summed over every session
     cpu_s: float = 0.0       # CPU seconds of the training process, summed over every session
     epoch_loss: float = 0.0  # summed loss of the current epoch's batches done so far
@@ -174,18 +150,20 @@ class _Halt:
             signal.signal(sig, handler)
 
 
-def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *,
+def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
           resume: bool = False, max_steps: int | None = None, log_every: int = 50,
           save_every_s: float = 600.0, budget_s: float | None = None,
           cpu_budget_s: float | None = None, progress_bar: bool | None = None,
           print_fn=print) -> dict:
-    """Train a DRAW model and write checkpoints and a log under ``out_dir``.
+    """Train a model and write checkpoints and a log under ``out_dir``.
 
     Args:
-        config, settings: the model and how to train it. When ``resume``, ``config`` must be
+        config, settings: the model (its config's class says which, see :mod:`draw_np.models`)
+            and how to train it. When ``resume``, ``config`` must be
             the checkpoint's, and ``settings`` may differ from the checkpoint's only in
             :data:`CHANGEABLE_ON_RESUME` (each change is applied and announced).
-        data: a :class:`Dataset`.
+        data: a :class:`~draw_np.data.dataset.DataSplits` (see
+            :func:`~draw_np.data.dataset.load_dataset`) whose images the model takes.
         out_dir: where ``checkpoint.npz``, ``best.npz`` and ``log.jsonl`` go.
         resume: continue from ``out_dir/checkpoint.npz``.
         max_steps: stop (with a checkpoint) after this many optimiser steps in total.
@@ -195,7 +173,7 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
             CPU time.
         progress_bar: show a tqdm bar (None: only on a terminal).
     Returns:
-        a summary dict (epochs, steps, best validation bound, checkpoint paths, time).
+        a summary dict (epochs, steps, best validation figure, checkpoint paths, time).
     """
     with RunDir(out_dir) as run:
         if resume:
@@ -206,7 +184,7 @@ def train(config: DRAWConfig, settings: TrainSettings, data: Dataset, out_dir, *
             raise TrainingError(f"{run.checkpoint} exists: pass --resume to continue it, or "
                                 f"choose another --out directory")
         else:
-            model = DRAW(config, seed=settings.seed)
+            model = _model_class(config)(config, seed=settings.seed)
             opt = Adam(model.params, lr=settings.lr)
             state = Progress(0, 0, 0, _data_rng(settings).bit_generator.state, math.inf)
         _check_data(config, settings, data)
@@ -241,16 +219,20 @@ def _data_rng(settings: TrainSettings) -> np.random.Generator:
     return np.random.default_rng([settings.seed, 1])
 
 
-def _check_data(config: DRAWConfig, settings: TrainSettings, data: Dataset) -> None:
-    for name, images in (("training", data.train), ("validation", data.valid)):
-        if images.ndim != 3 or images.shape[1:] != (config.H, config.W):
-            raise ValueError(f"the model takes {config.H}x{config.W} images, the {name} data "
-                             f"has shape {images.shape}")
-        if len(images) == 0:
-            raise ValueError(f"the {name} data is empty")
-    if settings.batch_size > len(data.train):
+def _model_class(config):
+    return models.model_class(models.kind_for_config(config))
+
+
+def _check_data(config, settings: TrainSettings, data: DataSplits) -> None:
+    if tuple(data.image_shape) != tuple(config.image_shape):
+        shape = "x".join(map(str, config.image_shape))
+        raise ValueError(f"the model takes {shape} images, the data set {data.name} has "
+                         f"{'x'.join(map(str, data.image_shape))}")
+    if data.train.size == 0 or len(data.valid[0]) == 0:
+        raise ValueError(f"the data set {data.name} has no training or no validation examples")
+    if settings.batch_size > data.train.size:
         raise ValueError(f"the batch size (--batch-size {settings.batch_size}) is larger than "
-                         f"the {len(data.train)} training images")
+                         f"the {data.train.size} training images")
 
 
 class _Loop:
@@ -282,16 +264,16 @@ class _Loop:
         data_rng = _data_rng(self.settings)
         while not self.halt.now(self.state.step) and self.state.epoch < self.settings.epochs:
             data_rng.bit_generator.state = self.state.epoch_rng_state
-            order = data_rng.permutation(len(self.data.train))
-            images = self.data.epoch_images(data_rng)
-            self.batches(images, order)
+            order = data_rng.permutation(self.data.train.size)
+            epoch = self.data.train.epoch(data_rng)
+            self.batches(epoch, order)
             if self.state.step_in_epoch < len(order) // self.settings.batch_size:
                 break  # stopped early: Ctrl-C, a budget, max_steps
             self.end_epoch(data_rng.bit_generator.state)
         if self.state.step_in_epoch:  # stopped mid-epoch: save exactly where we are
             self.save()
 
-    def batches(self, images, order) -> None:
+    def batches(self, epoch, order) -> None:
         """The rest of the current epoch's batches (the last partial batch is dropped, so every
         step has the same shapes)."""
         from tqdm import tqdm
@@ -301,10 +283,11 @@ class _Loop:
         bar = tqdm(total=per_epoch, initial=s.step_in_epoch, leave=False, unit="batch",
                    desc=f"epoch {s.epoch + 1}/{self.settings.epochs}",
                    disable=not self.progress_bar if self.progress_bar is not None else None)
-        sums, seen, window_start = np.zeros(3), 0, time.perf_counter()  # since the last log line
+        sums, seen, window_start = {}, 0, time.perf_counter()  # since the last log line
         for b in range(s.step_in_epoch, per_epoch):
-            x = xp.asarray(images[order[b * batch:(b + 1) * batch]], dtype=model.dtype)
-            loss, grads, terms = model.loss_and_grads(x, return_terms=True)
+            images, *others = epoch.batch(order[b * batch:(b + 1) * batch], b)
+            inputs = [xp.asarray(images, dtype=model.dtype)] + [xp.asarray(a) for a in others]
+            loss, grads, terms = model.loss_and_grads(*inputs, return_terms=True)
             grads, norm = clip_by_global_norm(grads, self.settings.clip)
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 self.diverged(f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} "
@@ -312,19 +295,20 @@ class _Loop:
             self.opt.step(model.params, grads)
             s = self.state = s._replace(step=s.step + 1, step_in_epoch=b + 1,
                                         epoch_loss=s.epoch_loss + loss)
-            sums += (loss, float(terms.Lx.mean()), float(terms.Lz.mean()))
+            for k, v in dict(loss=loss, **model.training_metrics(terms)).items():
+                sums[k] = sums.get(k, 0.0) + v
             seen += 1
             bar.update(1)
             if s.step % self.log_every == 0 or b + 1 == per_epoch:
                 now = time.perf_counter()
                 rate = seen * batch / max(now - window_start, 1e-9)
-                mean = sums / seen
-                bar.set_postfix_str(f"L {mean[0]:.2f} (Lx {mean[1]:.2f}, Lz {mean[2]:.2f}), "
-                                    f"{rate:.0f} img/s")
-                self.run_dir.append(dict(kind="step", epoch=s.epoch + 1, step=s.step,
-                                         loss=mean[0], Lx=mean[1], Lz=mean[2], grad_norm=norm,
-                                         examples_per_s=rate, **self.clock_fields()))
-                sums[:], seen, window_start = 0, 0, now
+                mean = {k: v / seen for k, v in sums.items()}
+                bar.set_postfix_str(", ".join(f"{k} {v:.2f}" for k, v in mean.items())
+                                    + f", {rate:.0f} img/s")
+                self.run_dir.append(dict(kind="step", epoch=s.epoch + 1, step=s.step, **mean,
+                                         grad_norm=norm, examples_per_s=rate,
+                                         **self.clock_fields()))
+                sums, seen, window_start = {}, 0, now
             if time.perf_counter() - self.last_save > self.save_every_s:
                 self.save()
             if self.halt.now(s.step):
@@ -332,28 +316,29 @@ class _Loop:
         bar.close()
 
     def end_epoch(self, next_epoch_rng_state: dict) -> None:
-        """The validation bound, a log line, ``best.npz`` if it improved, then the checkpoint."""
+        """The validation figure, a log line, ``best.npz`` if it improved, then the checkpoint."""
         s, batch = self.state, self.settings.batch_size
-        valid = evaluate_bound(self.model, self.data.valid, batch_size=batch,
-                               seed=VALIDATION_SEED)
-        if not math.isfinite(valid.bound):
-            self.diverged(f"non-finite validation bound after epoch {s.epoch + 1}")
-        improved = valid.bound < s.best_valid
-        batches = len(self.data.train) // batch
+        valid = self.model.evaluate(*self.data.valid, batch_size=batch, seed=VALIDATION_SEED)
+        if not math.isfinite(valid.figure):
+            self.diverged(f"non-finite validation {self.model.figure_name} after epoch "
+                          f"{s.epoch + 1}")
+        improved = valid.figure < s.best_valid
+        batches = self.data.train.size // batch
         record = dict(kind="epoch", epoch=s.epoch + 1, step=s.step,
-                      train_loss=s.epoch_loss / batches, valid_bound=valid.bound,
-                      valid_Lx=valid.Lx, valid_Lz=valid.Lz)
+                      train_loss=s.epoch_loss / batches,
+                      **{f"valid_{k}": v for k, v in valid.summary().items()})
         self.state = s._replace(epoch=s.epoch + 1, step_in_epoch=0, epoch_loss=0.0,
                                 epoch_rng_state=next_epoch_rng_state,
-                                best_valid=min(valid.bound, s.best_valid))
+                                best_valid=min(valid.figure, s.best_valid))
         self.run_dir.append(dict(record, **self.clock_fields()))
         if improved:
-            self.save(self.run_dir.best, with_optimiser=False, valid_bound=valid.bound)
+            self.save(self.run_dir.best, with_optimiser=False, valid_figure=valid.figure,
+                      valid=valid.summary())
         self.save()
         self.print(f"epoch {self.state.epoch}/{self.settings.epochs}: train loss "
-                   f"{record['train_loss']:.2f}, validation bound {valid.bound:.2f} nats"
-                   f"{' (best)' if improved else ''}  [{self.clocks(self.state).train_s / 60:.1f}"
-                   f" min]")
+                   f"{record['train_loss']:.2f}, validation {self.model.figure_name} "
+                   f"{valid.figure:.2f} {self.model.figure_unit}{' (best)' if improved else ''}  "
+                   f"[{self.clocks(self.state).train_s / 60:.1f} min]")
 
     def clock_fields(self) -> dict:
         """The time fields of a log line: this run's wall-clock and CPU seconds, all sessions."""
@@ -385,9 +370,12 @@ class _Loop:
         raise TrainingError(f"training diverged: {what}; {advice}")
 
 
-def _restore(path: Path, config: DRAWConfig, settings: TrainSettings, print_fn=print):
+def _restore(path: Path, config, settings: TrainSettings, print_fn=print):
     """Model, optimiser, settings and progress from a checkpoint, checked against the request."""
     ckpt = load_checkpoint(path)
+    if type(ckpt.config) is not type(config):
+        raise TrainingError(f"{path} holds a {ckpt.kind} model, not a "
+                            f"{models.kind_for_config(config)}")
     if ckpt.config != config:
         diff = {k: (v, getattr(config, k)) for k, v in ckpt.config.to_dict().items()
                 if getattr(config, k) != v}
@@ -396,7 +384,7 @@ def _restore(path: Path, config: DRAWConfig, settings: TrainSettings, print_fn=p
     try:
         saved = TrainSettings.from_dict(ckpt.meta["settings"])
         state = Progress.from_meta(ckpt.meta["progress"])
-        model = DRAW(ckpt.config, seed=saved.seed)
+        model = _model_class(ckpt.config)(ckpt.config, seed=saved.seed)
         model.rng.set_state(ckpt.meta["model_rng_state"])
         model.params = {k: backend.xp().asarray(v, dtype=model.dtype)
                         for k, v in ckpt.params.items()}
@@ -432,28 +420,34 @@ def _flag(field: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ CLI
+#: Config fields settable from the command line (each model's config has some of them).
 CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_size": "z-size",
-                "read_n": "read-n", "write_n": "write-n"}
-SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "seed", "dynamic_binarization")
+                "read_n": "read-n", "write_n": "write-n", "size": "size",
+                "attention": "attention"}
+SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "seed", "dataset",
+                 "dynamic_binarization")
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "train", help="train DRAW on binarised MNIST",
-        description="Train DRAW on binarised MNIST (fetched and cached on first use). Writes "
-                    "DIR/checkpoint.npz (latest), DIR/best.npz (best validation bound) and "
-                    "DIR/log.jsonl. Presets: tiny (seconds), quick (about six minutes on 2 CPU "
-                    "cores), paper (the paper's MNIST model). Flags override preset fields; "
-                    "with --resume they override the checkpoint's (only --epochs, --lr and "
-                    "--clip may change).",
+        "train", help="train a model (DRAW by default) on a data set (binarised MNIST)",
+        description="Train a model from a preset (DRAW on binarised MNIST unless the preset "
+                    "says otherwise; data is fetched and cached on first use). Writes "
+                    "DIR/checkpoint.npz (latest), DIR/best.npz (best validation figure) and "
+                    "DIR/log.jsonl. Presets: " + ", ".join(PRESETS) + ". Flags override preset "
+                    "fields; with --resume they override the checkpoint's (only --epochs, --lr "
+                    "and --clip may change).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/PRESET)")
     p.add_argument("--resume", action="store_true", help="continue DIR/checkpoint.npz exactly")
     p.add_argument("--attention", action=argparse.BooleanOptionalAction, default=None,
-                   help="selective attention (eqs. 19-29) or full-image read/write (17-18)")
+                   help="DRAW: selective attention (eqs. 19-29) or full-image read/write (17-18)")
     for field, flag in CONFIG_FLAGS.items():
-        p.add_argument(f"--{flag}", type=int, default=None, dest=field)
+        if field != "attention":
+            p.add_argument(f"--{flag}", type=int, default=None, dest=field)
+    p.add_argument("--dataset", choices=tuple(DATASETS), default=None,
+                   help="the data set (default: the preset's)")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate")
@@ -463,7 +457,8 @@ def add_parser(subparsers) -> None:
                    help="draw fresh bits every epoch instead of the fixed binarisation")
     p.add_argument("--backend", choices=backend.BACKENDS, default=None)
     p.add_argument("--data", default=None, metavar="PATH",
-                   help="mnist.pkl.gz or a directory of MNIST IDX files, if not cached")
+                   help="the data set's files, if not cached (MNIST: mnist.pkl.gz or a "
+                        "directory of IDX files)")
     p.add_argument("--cache-dir", default=None, metavar="DIR")
     p.add_argument("--limit", type=int, default=None, metavar="N",
                    help="use only the first N training and validation images (smoke tests)")
@@ -477,21 +472,25 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _with_flags(base, args, fields):
-    """``base`` (a config or settings) with the fields given on the command line; an impossible
-    value is reported under its flag's name."""
-    changes = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
+def _with_flags(base, args, flags: dict):
+    """``base`` (a config or settings) with the fields given on the command line; a flag the
+    model has no field for, or an impossible value, is reported under the flag's name."""
+    changes = {f: getattr(args, f) for f in flags if getattr(args, f, None) is not None}
+    fields = {f.name for f in dataclasses.fields(base)}
+    for f in changes:
+        if f not in fields:
+            raise ValueError(f"--{flags[f]} does not apply to this model ({type(base).__name__})")
     try:
         return replace(base, **changes)
     except ValueError as exc:
         message = str(exc)
         for f in changes:
             if message.startswith(f + " "):
-                message = _flag(CONFIG_FLAGS.get(f, f)) + message[len(f):]
+                message = "--" + flags[f] + message[len(f):]
         raise ValueError(message) from None
 
 
-def _settings_from_args(args, out: Path) -> tuple[DRAWConfig, TrainSettings]:
+def _settings_from_args(args, out: Path) -> tuple:
     """The preset with the flags applied, or with --resume the checkpoint's config and settings
     with the flags applied (so a resume needs no flag repeated)."""
     if args.resume:
@@ -503,8 +502,14 @@ def _settings_from_args(args, out: Path) -> tuple[DRAWConfig, TrainSettings]:
                                   f"({exc})") from None
     else:
         config, settings = preset(args.preset)
-    return (_with_flags(config, args, list(CONFIG_FLAGS) + ["attention"]),
-            _with_flags(settings, args, SETTING_FLAGS))
+    return (_with_flags(config, args, CONFIG_FLAGS),
+            _with_flags(settings, args, {f: f.replace("_", "-") for f in SETTING_FLAGS}))
+
+
+def describe(config) -> str:
+    """One line naming a model and its config: ``draw (H=28, W=28, T=64, ...)``."""
+    fields = ", ".join(f"{k}={v}" for k, v in config.to_dict().items())
+    return f"{models.kind_for_config(config)} ({fields})"
 
 
 def run(args) -> int:
@@ -523,23 +528,23 @@ def run(args) -> int:
     config, settings = _settings_from_args(args, out)
     if args.resume:  # a refused change fails here, before a possibly long data load
         _restore(out / "checkpoint.npz", config, settings, print_fn=lambda s: None)
-    data = load_data(settings, source=args.data, cache_dir=args.cache_dir, limit=args.limit)
-    print(f"training DRAW ({'attention' if config.attention else 'no attention'}, T={config.T}, "
-          f"LSTM {config.enc_size}/{config.dec_size}, z={config.z_size}"
-          + (f", read {config.read_n}x{config.read_n}, write {config.write_n}x{config.write_n}"
-             if config.attention else "")
-          + f") on {len(data.train)} images for {settings.epochs} epochs, batch "
-          f"{settings.batch_size}, lr {settings.lr}, clip {settings.clip}, seed {settings.seed}, "
-          f"backend {backend.get_backend()}; writing to {out}/", file=sys.stderr)
+    data = load_dataset(settings.dataset, source=args.data, cache_dir=args.cache_dir,
+                        dynamic=settings.dynamic_binarization, limit=args.limit)
+    print(f"training {describe(config)} on {data.name} ({data.train.size} examples) for "
+          f"{settings.epochs} epochs, batch {settings.batch_size}, lr {settings.lr}, clip "
+          f"{settings.clip}, seed {settings.seed}, backend {backend.get_backend()}; writing to "
+          f"{out}/", file=sys.stderr)
     summary = train(config, settings, data, out, resume=args.resume, max_steps=args.max_steps,
                     save_every_s=args.save_every,
                     budget_s=None if args.hours is None else args.hours * 3600,
                     cpu_budget_s=None if args.cpu_hours is None else args.cpu_hours * 3600,
                     print_fn=lambda s: print(s, file=sys.stderr))
-    best = "none yet" if math.isinf(summary["best_valid"]) else f"{summary['best_valid']:.2f} nats"
+    cls = _model_class(config)
+    best = ("none yet" if math.isinf(summary["best_valid"])
+            else f"{summary['best_valid']:.2f} {cls.figure_unit}")
     print(f"done: {summary['epochs']} epochs, {summary['steps']} steps in "
-          f"{summary['minutes']:.1f} min; best validation bound {best}"
+          f"{summary['minutes']:.1f} min; best validation {cls.figure_name} {best}"
           f"; checkpoints {summary['checkpoint']}" + (f", {summary['best']}" if summary['best'] else ""))
     if summary["best"]:
-        print(f"test bound: python -m draw_np evaluate {summary['best']}")
+        print(f"test {cls.figure_name}: python -m draw_np evaluate {summary['best']}")
     return 130 if summary["interrupted"] else 0

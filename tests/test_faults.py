@@ -131,8 +131,8 @@ def test_non_finite_parameters_are_never_saved(tmp_path, monkeypatch):
 
 
 def test_a_non_finite_validation_bound_stops_without_saving(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "evaluate_bound", lambda *a, **k: type(
-        "R", (), dict(bound=math.nan, Lx=math.nan, Lz=0.0))())
+    monkeypatch.setattr(DRAW, "evaluate", lambda *a, **k: type(
+        "R", (), dict(figure=math.nan, summary=lambda self: {}))())
     with pytest.raises(TrainingError, match="non-finite validation bound after epoch 1; "
                                             "nothing was saved; start again"):
         train(CONFIG, SETTINGS, DATA, tmp_path, **quiet())
@@ -160,10 +160,10 @@ def test_a_kill_between_best_and_checkpoint_loses_nothing(tmp_path, monkeypatch)
     ckpt = load_checkpoint(tmp_path / "b" / "checkpoint.npz")
     best = load_checkpoint(tmp_path / "b" / "best.npz")
     # best.npz is never behind what the checkpoint claims
-    assert best.meta["valid_bound"] <= ckpt.meta["progress"]["best_valid"]
+    assert best.meta["valid_figure"] <= ckpt.meta["progress"]["best_valid"]
     resumed = train(CONFIG, SETTINGS, DATA, tmp_path / "b", **quiet(resume=True))
     assert resumed["best_valid"] == uninterrupted["best_valid"]
-    assert (load_checkpoint(tmp_path / "b" / "best.npz").meta["valid_bound"]
+    assert (load_checkpoint(tmp_path / "b" / "best.npz").meta["valid_figure"]
             == resumed["best_valid"])
     assert epochs_logged(tmp_path / "b") == [1, 2]
 

@@ -11,7 +11,8 @@ from draw_np.checkpoint import load_checkpoint, save_checkpoint
 from draw_np.errors import CheckpointError, TrainingError
 from draw_np.model import DRAW, DRAWConfig
 from draw_np.presets import TrainSettings
-from draw_np.train import Dataset, train
+from draw_np.data.dataset import DataSplits, DynamicBinarisation, FixedTrainingSet
+from draw_np.train import train
 
 CONFIG = DRAWConfig(H=10, W=9, T=3, enc_size=12, dec_size=10, z_size=3, read_n=2, write_n=3)
 SETTINGS = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5)
@@ -27,7 +28,14 @@ def strokes(n, H, W, seed):
     return x
 
 
-DATA = Dataset(strokes(40, 10, 9, 0), strokes(16, 10, 9, 1))
+def splits(train_images, valid_images, dynamic=False):
+    """A data set of made-up images, as a data set module would hand it to training."""
+    train_set = (DynamicBinarisation if dynamic else FixedTrainingSet)(train_images)
+    return DataSplits("mnist", train_images.shape[1:], train_set, (valid_images,),
+                      (valid_images,), binary=True)
+
+
+DATA = splits(strokes(40, 10, 9, 0), strokes(16, 10, 9, 1))
 
 
 def quiet(**kw):
@@ -40,7 +48,8 @@ def test_training_writes_checkpoints_and_a_log(tmp_path):
     latest = load_checkpoint(tmp_path / "checkpoint.npz")
     best = load_checkpoint(tmp_path / "best.npz")
     assert latest.config == CONFIG and latest.meta["progress"]["epoch"] == 2
-    assert best.meta["valid_bound"] == pytest.approx(summary["best_valid"])
+    assert best.meta["valid_figure"] == pytest.approx(summary["best_valid"])
+    assert best.meta["valid"]["bound"] == best.meta["valid_figure"] and not best.optim_state
     assert {"m/enc.W", "v/c0", "t"} <= set(latest.optim_state)
     lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     epochs = [r for r in lines if r["kind"] == "epoch"]
@@ -51,7 +60,7 @@ def test_training_writes_checkpoints_and_a_log(tmp_path):
 
 def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     settings = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5, dynamic_binarization=True)
-    grey = Dataset(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
+    grey = splits(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
     whole = train(CONFIG, settings, grey, tmp_path / "a", **quiet())
     part = train(CONFIG, settings, grey, tmp_path / "b", **quiet(max_steps=7))  # mid-epoch 2
     assert part["steps"] == 7
@@ -113,13 +122,13 @@ def test_refuses_to_overwrite_a_run_or_resume_a_different_model(tmp_path):
 @pytest.fixture
 def fake_mnist(monkeypatch):
     """Replace the MNIST loaders with small made-up 28 x 28 data (tests never use the network)."""
-    import draw_np.data
-    splits = {"train": strokes(60, 28, 28, 0), "valid": strokes(20, 28, 28, 1),
-              "test": strokes(30, 28, 28, 2)}
-    monkeypatch.setattr(draw_np.data, "load_binarized_mnist", lambda **kw: splits)
-    monkeypatch.setattr(draw_np.data, "load_mnist",
-                        lambda **kw: {k: v.astype(np.float32) for k, v in splits.items()})
-    return splits
+    import draw_np.data.mnist
+    bits = {"train": strokes(60, 28, 28, 0), "valid": strokes(20, 28, 28, 1),
+            "test": strokes(30, 28, 28, 2)}
+    monkeypatch.setattr(draw_np.data.mnist, "load_binarized_mnist", lambda **kw: bits)
+    monkeypatch.setattr(draw_np.data.mnist, "load_mnist",
+                        lambda **kw: {k: v.astype(np.float32) for k, v in bits.items()})
+    return bits
 
 
 def test_cli_trains_the_tiny_preset_and_evaluates_it(tmp_path, fake_mnist, capsys):
@@ -169,7 +178,7 @@ def test_evaluate_refuses_a_model_for_other_image_sizes(tmp_path, fake_mnist, ca
     model = DRAW(CONFIG)
     save_checkpoint(tmp_path / "small.npz", model.params, model.config)
     assert cli.main(["evaluate", str(tmp_path / "small.npz")]) == 2
-    assert "takes 10x9 images, the data has 28x28" in capsys.readouterr().err
+    assert "takes 10x9 images, the data set mnist has 28x28" in capsys.readouterr().err
 
 
 def test_checkpoint_is_written_atomically_and_readable_by_others(tmp_path, monkeypatch):

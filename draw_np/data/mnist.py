@@ -255,6 +255,18 @@ def load_binarized_mnist(cache_dir=None, source=None, download=True, seed=BINARI
                         what=f"fixed binarisation of MNIST (seed {seed})", label=_LABEL, log=log)
 
 
+def load_splits(source=None, cache_dir=None, dynamic=False, log: Log | None = None):
+    """Binarised MNIST as a :class:`~draw_np.data.dataset.DataSplits` for training: the fixed
+    bits, or (``dynamic``) the grey levels from which each epoch draws fresh bits. Validation
+    and test are always the fixed bits, so every run is scored on the same images."""
+    from .dataset import DataSplits, DynamicBinarisation, FixedTrainingSet
+    fixed = load_binarized_mnist(cache_dir=cache_dir, source=source, log=log)
+    train = (DynamicBinarisation(load_mnist(cache_dir=cache_dir, source=source, log=log)["train"])
+             if dynamic else FixedTrainingSet(fixed["train"]))
+    return DataSplits("mnist", (SIDE, SIDE), train, (fixed["valid"],), (fixed["test"],),
+                      binary=True)
+
+
 # ----------------------------------------------------------------------------- the pipeline
 def _load_arrays(cache_dir, source, download, verify, log) -> dict[str, np.ndarray]:
     """Images and labels from the first source that works; see the module docstring.
