@@ -166,7 +166,7 @@ def test_generation_with_given_noise_is_deterministic():
 
 
 @pytest.mark.parametrize("x, message", [
-    (np.zeros((2, 6, 7)), r"x must have shape \(n, 7, 6\), got \(2, 6, 7\)"),
+    (np.zeros((2, 6, 7)), r"x must have shape \(n, 7, 6\) or \(n, 1, 7, 6\), got \(2, 6, 7\)"),
     (np.zeros((7, 6)), r"x must have shape \(n, 7, 6\)"),
     (np.full((2, 7, 6), 1.5), r"x must have values in \[0, 1\]"),
     (np.full((2, 7, 6), -0.1), r"x must have values in \[0, 1\]"),
