@@ -39,8 +39,8 @@ LOG_PARAM_LIMIT = 30.0
 SIGMA2_RANGE = (1e-4, 1e8)
 
 #: Filter centres are clamped to ±1e6 pixels, so ``a − μ`` and its square stay finite (a centre
-#: that overflows to inf would give 0·inf = NaN in the backward pass); a filter that far out
-#: reads nothing anyway.
+#: ``g + offset·δ`` that overflows to inf would give 0·inf = NaN in the backward pass); a filter
+#: that far out reads nothing anyway.
 CENTRE_LIMIT = 1e6
 
 
