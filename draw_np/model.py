@@ -13,6 +13,11 @@ One step ``t = 1..T`` (spec eqs. 3-8)::
 and the loss (eqs. 9-12) ``L = L^x + L^z`` with ``L^x`` the Bernoulli NLL of x under logits
 ``c_T`` and ``L^z = Σ_t KL(N(μ_t, σ_t²) || N(0, I))``.
 
+Images may have C channels (``DRAWConfig(channels=C)``, spec "Images with C channels"): x and
+the canvas are (n, C, H, W), or (n, H, W) for the grey model, which also takes (n, 1, H, W).
+Read and write are the heads of :mod:`draw_np.heads`, which own their parameters; the decoder
+half-step (eqs. 7-8, :meth:`DRAW.decode`) is shared by training and generation.
+
 The forward pass keeps one :class:`StepCache` per step. The backward pass walks them from
 ``t = T`` down to 1, each step undoing eqs. 8, 7, 6, 2-1, 5, 4, 3 in that order and handing the
 gradient of the state it started from to the step before. Weights are shared by every step, so
