@@ -20,12 +20,28 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .backend import array_module
-from .linear import LinearCache, linear_backward, linear_forward
+from .linear import LinearCache, linear_backward, linear_forward, linear_matmul_shapes
 from .validate import check_array, check_positive_int, check_same_dtype
 
 #: Added to each filter's row sum (eqs. 25-26), so a filter far outside the image gives a row of
 #: zeros rather than 0/0 = NaN.
 NORMALISER_EPS = 1e-8
+
+#: The three positive parameters are ``exp`` of a linear map (eq. 21); their logarithms are
+#: clipped to ±30 first, so ``exp`` stays finite in float32 (it overflows past 88) and a product
+#: of two of them does too. Ordinary values are far inside: γ = e^30 would be 10^13.
+LOG_PARAM_LIMIT = 30.0
+
+#: The filterbank clamps σ² to this range. Below 1e-4 (σ = 0.01 pixel) every filter is already
+#: a one-pixel spike, and the backward pass's 1/σ² and 1/σ⁴ overflow float32 (σ⁴ underflows to
+#: 0 once σ² < 4e-23: the ``invalid value encountered in matmul`` of a T = 64 run came from
+#: there). Above 1e8 (σ = 10^4 pixels) every filter is flat over any image.
+SIGMA2_RANGE = (1e-4, 1e8)
+
+#: Filter centres are clamped to ±1e6 pixels, so ``a − μ`` and its square stay finite (a centre
+#: ``g + offset·δ`` that overflows to inf would give 0·inf = NaN in the backward pass); a filter
+#: that far out reads nothing anyway.
+CENTRE_LIMIT = 1e6
 
 
 class AttentionParams(NamedTuple):
@@ -40,9 +56,16 @@ class AttentionParams(NamedTuple):
 class AttentionParamsCache(NamedTuple):
     linear: LinearCache
     params: AttentionParams
+    inside: object       # (n, 3) bool: log σ², log δ̃, log γ within ±LOG_PARAM_LIMIT
     stride_scale: float  # (max(H, W) − 1) / (N − 1) of eq. 24
     height: int
     width: int
+
+
+def _clamp(a, low: float, high: float):
+    """``a`` clipped to [low, high]; two ufuncs cost a third of ``xp.clip`` on these small arrays."""
+    xp = array_module(a)
+    return xp.minimum(xp.maximum(a, low), high)
 
 
 def stride_scale(N: int, height: int, width: int) -> float:
@@ -76,7 +99,10 @@ def attention_params_forward(h, W, b, N: int, height: int, width: int):
     xp = array_module(h)
     a, linear_cache = linear_forward(h, W, b)
     scale = stride_scale(N, height, width)
-    exp = xp.exp(a[:, 2:])                                  # σ², δ̃, γ in one call
+    log_params = a[:, 2:]
+    clipped = _clamp(log_params, -LOG_PARAM_LIMIT, LOG_PARAM_LIMIT)
+    inside = clipped == log_params                          # where the clip lets gradients pass
+    exp = xp.exp(clipped)                                   # σ², δ̃, γ in one call
     params = AttentionParams(
         gx=(width + 1) / 2 * (a[:, 0] + 1),
         gy=(height + 1) / 2 * (a[:, 1] + 1),
@@ -84,7 +110,7 @@ def attention_params_forward(h, W, b, N: int, height: int, width: int):
         delta=scale * exp[:, 1],
         gamma=exp[:, 2],
     )
-    return params, AttentionParamsCache(linear_cache, params, scale, height, width)
+    return params, AttentionParamsCache(linear_cache, params, inside, scale, height, width)
 
 
 def attention_params_backward(dparams: AttentionParams, cache: AttentionParamsCache):
@@ -106,14 +132,17 @@ def attention_params_backward(dparams: AttentionParams, cache: AttentionParamsCa
         dparams.delta * p.delta,                # δ = scale exp(log δ̃): d/d(log δ̃) = δ
         dparams.gamma * p.gamma,                # γ = exp(log γ)
     ], axis=1)
+    da[:, 2:] = xp.where(cache.inside, da[:, 2:], 0)  # a clipped logarithm passes no gradient
     return linear_backward(da, cache.linear)
 
 
 class FilterbankCache(NamedTuple):
-    offsets: object  # (N,) i0 − (N − 1)/2
-    diff: object     # (n, 2, N, L) pixel coordinate minus filter centre, a − μ^i, x axis first
-    F: object        # (n, 2, N, L) the normalised filters of both axes, L = max(H, W)
-    sigma2: object   # (n,)
+    offsets: object        # (N,) i0 − (N − 1)/2
+    diff: object           # (n, 2, N, L) pixel coordinate minus filter centre, a − μ^i, x axis first
+    F: object              # (n, 2, N, L) the normalised filters of both axes, L = max(H, W)
+    sigma2: object         # (n,) σ² clamped to SIGMA2_RANGE
+    sigma2_inside: object  # (n,) bool: σ² was inside SIGMA2_RANGE (elsewhere no gradient)
+    centre_inside: object  # (n, 2, N) bool: μ^i was within ±CENTRE_LIMIT
     height: int
     width: int
 
@@ -155,6 +184,12 @@ def filterbank_forward(gx, gy, sigma2, delta, N: int, H: int, W: int):
     offsets = xp.arange(N, dtype=gx.dtype) - (N - 1) / 2               # i − N/2 − 0.5, 1-based i
     centres = xp.stack([gx, gy], axis=1)                               # (n, 2): g_X, g_Y
     mu = centres[:, :, None] + offsets * delta[:, None, None]          # (n, 2, N) filter centres
+    # Clamped so that every number below stays finite (see SIGMA2_RANGE, CENTRE_LIMIT); at
+    # ordinary parameters both clamps leave the values as they are.
+    clamped = _clamp(mu, -CENTRE_LIMIT, CENTRE_LIMIT)
+    centre_inside, mu = clamped == mu, clamped
+    clamped = _clamp(sigma2, *SIGMA2_RANGE)
+    sigma2_inside, sigma2 = clamped == sigma2, clamped
     pixels = xp.arange(1, max(H, W) + 1, dtype=gx.dtype)               # a = 1..max(H, W)
     diff = pixels - mu[..., None]                                      # (n, 2, N, L)
     unnormalised = xp.exp(diff * diff * (-0.5 / sigma2)[:, None, None, None])
@@ -162,7 +197,8 @@ def filterbank_forward(gx, gy, sigma2, delta, N: int, H: int, W: int):
         unnormalised *= (pixels <= xp.asarray([[W], [H]], dtype=gx.dtype))[:, None]
     rowsum = _sum_last(unnormalised)[..., None] + NORMALISER_EPS
     F = unnormalised / rowsum
-    return (F[:, 0, :, :W], F[:, 1, :, :H]), FilterbankCache(offsets, diff, F, sigma2, H, W)
+    cache = FilterbankCache(offsets, diff, F, sigma2, sigma2_inside, centre_inside, H, W)
+    return (F[:, 0, :, :W], F[:, 1, :, :H]), cache
 
 
 def filterbank(gx, gy, sigma2, delta, N: int, H: int, W: int):
@@ -178,11 +214,12 @@ def filterbank_backward(dFx, dFy, cache: FilterbankCache):
     Returns:
         dgx, dgy, dsigma2, ddelta: each (n,).
     """
-    offsets, diff, F, sigma2, H, W = cache
+    offsets, diff, F, sigma2, sigma2_inside, centre_inside, H, W = cache
+    xp = array_module(F)
     n, _, N, _ = F.shape
     check_array("dFx", dFx, (n, N, W))
     check_array("dFy", dFy, (n, N, H))
-    dF = array_module(F).zeros_like(F)                                 # masked pixels: zero
+    dF = xp.zeros_like(F)                                              # masked pixels: zero
     dF[:, 0, :, :W] = dFx
     dF[:, 1, :, :H] = dFy
     # F = e / s with s = Σ_a e + ε gives de = (dF − Σ_a dF ⊙ F) / s. Every path to μ and σ²
@@ -192,6 +229,21 @@ def filterbank_backward(dFx, dFy, cache: FilterbankCache):
     de_e_diff = de_e * diff
     dmu = _sum_last(de_e_diff) / sigma2[:, None, None]                 # de/dμ = e diff / σ²
     dsigma2 = _sum_last(de_e_diff * diff).sum(axis=(1, 2)) / (2 * sigma2 * sigma2)  # e diff²/2σ⁴
+    dmu = xp.where(centre_inside, dmu, 0)                              # a clamp passes no gradient
+    dsigma2 = xp.where(sigma2_inside, dsigma2, 0)
     # μ^i = g + offset_i δ, on both axes
     dcentres = dmu.sum(axis=2)                                         # (n, 2)
     return dcentres[:, 0], dcentres[:, 1], dsigma2, (dmu @ offsets).sum(axis=1)
+
+
+def attention_params_matmul_shapes(label: str, n: int, size: int) -> list:
+    """The products of :func:`attention_params_forward` and its backward: one linear map to 5."""
+    return linear_matmul_shapes(label, n, size, 5)
+
+
+def filterbank_matmul_shapes(label: str, n: int, N: int, H: int, W: int) -> list:
+    """The products of :func:`filterbank_forward` and its backward, as
+    ``(label, rows, inner, cols, count)``: the row sums of :func:`_sum_last` (one forward,
+    three backward) over the ``n·2·N`` filters of both axes, and ``dμ`` times the offsets."""
+    rows, L = n * 2 * N, max(H, W)
+    return [(f"{label}.filter_row_sums", rows, L, 1, 4), (f"{label}.grad_offsets", n * 2, N, 1, 1)]

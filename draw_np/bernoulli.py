@@ -21,16 +21,23 @@ def softplus(a):
 def bernoulli_nll_forward(logits, x):
     """``L^x = Σ_pixels softplus(c) − x c`` per example (eq. 9), in nats.
 
+    Sums over every axis but the batch's, so grey (n, H, W) and colour (n, C, H, W) images
+    are the same code.
+
     Args:
-        logits: (n, H, W) the final canvas c_T.  x: (n, H, W) targets in [0, 1].
+        logits: (n, ...) the final canvas c_T.  x: the targets in [0, 1], of the same shape.
     Returns:
         nll: (n,), and the cache ``(logits, x)``.
     """
+    if not hasattr(logits, "shape") or logits.ndim < 2:
+        raise ValueError(f"logits must have shape (n, ...), got "
+                         f"{getattr(logits, 'shape', type(logits).__name__)}")
     dims = {}
-    check_array("logits", logits, ("n", "H", "W"), dims)
-    check_array("x", x, ("n", "H", "W"), dims)
+    pixel_axes = tuple(f"d{i}" for i in range(1, logits.ndim))
+    check_array("logits", logits, ("n",) + pixel_axes, dims)
+    check_array("x", x, ("n",) + pixel_axes, dims)
     check_same_dtype(logits=logits, x=x)
-    nll = (softplus(logits) - x * logits).sum(axis=(1, 2))
+    nll = (softplus(logits) - x * logits).sum(axis=tuple(range(1, logits.ndim)))
     return nll, (logits, x)
 
 
@@ -40,9 +47,9 @@ def bernoulli_nll_backward(dnll, cache):
     Args:
         dnll: (n,).
     Returns:
-        dlogits: (n, H, W) = dnll (σ(c) − x);  dx: (n, H, W) = −dnll c.
+        dlogits = dnll (σ(c) − x);  dx = −dnll c; both of the logits' shape.
     """
     logits, x = cache
     check_array("dnll", dnll, (logits.shape[0],))
-    d = dnll[:, None, None]
+    d = dnll.reshape((-1,) + (1,) * (logits.ndim - 1))
     return d * (sigmoid(logits) - x), -d * logits

@@ -43,3 +43,12 @@ def linear_backward(dy, cache: LinearCache):
     x, W = cache
     check_array("dy", dy, (x.shape[0], W.shape[1]))
     return dy @ W.T, x.T @ dy, dy.sum(axis=0)
+
+
+def linear_matmul_shapes(label: str, n: int, n_in: int, n_out: int, weight_grad: bool = True):
+    """The products of one forward and backward pass, as ``(label, rows, inner, cols, count)``:
+    ``x W``, ``dy W^T`` and, unless the caller sums it elsewhere, ``x^T dy``."""
+    shapes = [(f"{label}.forward", n, n_in, n_out, 1), (f"{label}.grad_input", n, n_out, n_in, 1)]
+    if weight_grad:
+        shapes.append((f"{label}.grad_weight", n_in, n, n_out, 1))
+    return shapes

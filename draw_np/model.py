@@ -13,6 +13,11 @@ One step ``t = 1..T`` (spec eqs. 3-8)::
 and the loss (eqs. 9-12) ``L = L^x + L^z`` with ``L^x`` the Bernoulli NLL of x under logits
 ``c_T`` and ``L^z = Σ_t KL(N(μ_t, σ_t²) || N(0, I))``.
 
+Images may have C channels (``DRAWConfig(channels=C)``, spec "Images with C channels"): x and
+the canvas are (n, C, H, W), or (n, H, W) for the grey model, which also takes (n, 1, H, W).
+Read and write are the heads of :mod:`draw_np.heads`, which own their parameters; the decoder
+half-step (eqs. 7-8, :meth:`DRAW.decode`) is shared by training and generation.
+
 The forward pass keeps one :class:`StepCache` per step. The backward pass walks them from
 ``t = T`` down to 1, each step undoing eqs. 8, 7, 6, 2-1, 5, 4, 3 in that order and handing the
 gradient of the state it started from to the step before. Weights are shared by every step, so
@@ -28,16 +33,16 @@ from typing import NamedTuple
 
 from . import backend
 from .activations import sigmoid
-from .attention import (AttentionParams, attention_params_backward, attention_params_forward,
-                        filterbank_backward, filterbank_forward)
+from .attention import AttentionParams
 from .bernoulli import bernoulli_nll_backward, bernoulli_nll_forward
 from .gaussian import kl_backward, kl_forward, sample_backward, sample_forward
-from .linear import linear_backward, linear_forward
+from .heads import (Glimpse, ReadHeadCache, WriteHeadCache, attention_names, read_head_backward,
+                    read_head_forward, read_head_matmul_shapes, read_head_param_shapes,
+                    read_size, write_head_backward, write_head_forward, write_head_matmul_shapes,
+                    write_head_param_shapes, write_size)
+from .linear import linear_forward, linear_matmul_shapes
 from .lstm import lstm_forward, lstm_gates_backward
-from .validate import trusted
-from .readwrite import (read_attention_backward, read_attention_forward, read_backward,
-                        read_forward, write_attention_backward, write_attention_forward,
-                        write_backward, write_forward)
+from .validate import check_positive_int, is_integer, trusted
 
 #: Standard deviation of the initial weights, N(0, 0.1²). Careful reproductions use 0.01 (spec)
 #: and train for 100+ epochs; with 0.01 everything starts so small (μ_t carries ~1e-4 of signal
@@ -51,7 +56,10 @@ INIT_STD = 0.1
 
 @dataclass(frozen=True)
 class DRAWConfig:
-    """The shape of a DRAW model. The defaults are the paper's MNIST model (Table 3)."""
+    """The shape of a DRAW model. The defaults are the paper's MNIST model (Table 3).
+
+    ``channels`` is C, the image planes (1 grey, 3 colour; spec, "Images with C channels").
+    """
     H: int = 28
     W: int = 28
     T: int = 64
@@ -61,6 +69,7 @@ class DRAWConfig:
     read_n: int = 2
     write_n: int = 5
     attention: bool = True
+    channels: int = 1
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -68,8 +77,10 @@ class DRAWConfig:
             if f.name == "attention":
                 if not isinstance(value, bool):
                     raise ValueError(f"attention must be True or False, got {value!r}")
-            elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            elif not is_integer(value) or value < 1:
                 raise ValueError(f"{f.name} must be an integer >= 1, got {value!r}")
+            else:  # a NumPy integer is stored as an int, so to_dict stays JSON-able
+                object.__setattr__(self, f.name, int(value))
         if self.attention:
             side = max(self.H, self.W)
             for name in ("read_n", "write_n"):
@@ -78,20 +89,36 @@ class DRAWConfig:
                                      f"({self.H} x {self.W}): a grid side must be at most {side}")
 
     @property
+    def read_grid(self) -> int | None:
+        """The read head's grid side N, or None: the model reads whole images (eq. 17)."""
+        return self.read_n if self.attention else None
+
+    @property
+    def write_grid(self) -> int | None:
+        """The write head's grid side N, or None: the model writes whole canvases (eq. 18)."""
+        return self.write_n if self.attention else None
+
+    @property
+    def canvas_shape(self) -> tuple:
+        """The shape of one image, ``c0`` and the canvas: (H, W) when grey, else (C, H, W)."""
+        return (self.H, self.W) if self.channels == 1 else (self.channels, self.H, self.W)
+
+    @property
     def read_size(self) -> int:
-        """Length of r_t: two N x N patches (eq. 27), or the image and error image (eq. 17)."""
-        return 2 * self.read_n ** 2 if self.attention else 2 * self.H * self.W
+        """Length of r_t: 2C N x N patches (eq. 27), or the image and error image (eq. 17)."""
+        return read_size(self.read_grid, 2 * self.channels, self.H, self.W)
 
     @property
     def write_size(self) -> int:
-        """Length of the write head's output: an N x N patch (eq. 28) or a whole canvas (eq. 18)."""
-        return self.write_n ** 2 if self.attention else self.H * self.W
+        """Length of the write head's output: C N x N patches (eq. 28) or a whole canvas (eq. 18)."""
+        return write_size(self.write_grid, self.canvas_shape)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "DRAWConfig":
+        """The config of ``to_dict``; a dict from before ``channels`` existed means grey (C = 1)."""
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown DRAWConfig fields: {sorted(unknown)}")
@@ -99,7 +126,8 @@ class DRAWConfig:
 
 
 def param_shapes(config: DRAWConfig) -> dict:
-    """Every parameter's name and shape, exactly as in the spec's table."""
+    """Every parameter's name and shape, exactly as in the spec's table: the LSTMs, the latent
+    maps and the initial state, and what the read and write heads own."""
     c = config
     shapes = {
         "enc.W": (c.read_size + c.dec_size + c.enc_size, 4 * c.enc_size),
@@ -108,13 +136,11 @@ def param_shapes(config: DRAWConfig) -> dict:
         "dec.b": (4 * c.dec_size,),
         "mu.W": (c.enc_size, c.z_size), "mu.b": (c.z_size,),
         "logsigma.W": (c.enc_size, c.z_size), "logsigma.b": (c.z_size,),
-        "write.W": (c.dec_size, c.write_size), "write.b": (c.write_size,),
-        "c0": (c.H, c.W),
+        "c0": c.canvas_shape,
         "h0_enc": (c.enc_size,), "h0_dec": (c.dec_size,),
     }
-    if c.attention:
-        shapes.update({"read_attn.W": (c.dec_size, 5), "read_attn.b": (5,),
-                       "write_attn.W": (c.dec_size, 5), "write_attn.b": (5,)})
+    shapes.update(read_head_param_shapes("read", c.dec_size, c.read_grid))
+    shapes.update(write_head_param_shapes("write", c.dec_size, c.write_grid, c.canvas_shape))
     return shapes
 
 
@@ -144,42 +170,54 @@ def init_params(config: DRAWConfig, rng: backend.Random, dtype="float32") -> dic
         else:
             params[name] = xp.zeros(shape, dtype=dtype)
     if config.attention:
-        for head, N in (("read_attn", config.read_n), ("write_attn", config.write_n)):
-            params[head + ".b"] = xp.asarray(initial_attention_bias(N, config.H, config.W),
-                                             dtype=dtype)
+        for prefix, N in (("read", config.read_n), ("write", config.write_n)):
+            params[attention_names(prefix)[1]] = xp.asarray(
+                initial_attention_bias(N, config.H, config.W), dtype=dtype)
     return params
 
 
 class State(NamedTuple):
     """What one step hands to the next (and, in the backward pass, its gradient)."""
-    canvas: object    # (n, H, W) c_t, logits
+    canvas: object    # (n, *canvas_shape) c_t, logits: (n, H, W) grey, (n, C, H, W) colour
     h_enc: object     # (n, enc_size)
     cell_enc: object  # (n, enc_size)
     h_dec: object     # (n, dec_size)
     cell_dec: object  # (n, dec_size)
 
 
-class Glimpse(NamedTuple):
-    """An attention head's placement for one step: its params, filterbank and their caches."""
-    params: AttentionParams
-    params_cache: object
-    filters: tuple       # (Fx, Fy)
-    filters_cache: object
+class DecoderState(NamedTuple):
+    """What the decoder half-step (eqs. 7-8) carries: in training and in generation alike."""
+    canvas: object    # (n, *canvas_shape)
+    h_dec: object     # (n, dec_size)
+    cell_dec: object  # (n, dec_size)
+
+
+class DecoderCache(NamedTuple):
+    dec: object              # LSTM cache, eq. 7
+    write: WriteHeadCache    # eq. 8
 
 
 class StepCache(NamedTuple):
     """Everything the backward pass of one step needs, named after the equation it serves."""
-    canvas_prob: object  # (n, H, W) σ(c_{t−1}), for eq. 3
-    read: object         # cache of eq. 4 (read or read with attention)
-    read_glimpse: Glimpse | None
-    enc: object          # LSTM cache, eq. 5
-    mu: object           # linear caches, eqs. 1-2
+    canvas_prob: object      # (n, *canvas_shape) σ(c_{t−1}), for eq. 3
+    read: ReadHeadCache      # eq. 4, with its glimpse
+    enc: object              # LSTM cache, eq. 5
+    mu: object               # linear caches, eqs. 1-2
     logsigma: object
-    sample: object       # eq. 6
-    kl: object           # eq. 11
-    dec: object          # LSTM cache, eq. 7
-    write: object        # cache of eq. 8 (write or write with attention)
-    write_glimpse: Glimpse | None
+    sample: object           # eq. 6
+    kl: object               # eq. 11
+    dec: object              # LSTM cache, eq. 7
+    write: WriteHeadCache    # eq. 8, with its glimpse
+
+    @property
+    def read_glimpse(self) -> Glimpse | None:
+        """Where the read head looked (None without attention)."""
+        return self.read.glimpse
+
+    @property
+    def write_glimpse(self) -> Glimpse | None:
+        """Where the write head drew (None without attention)."""
+        return self.write.glimpse
 
 
 class LossTerms(NamedTuple):
@@ -193,9 +231,17 @@ class LossTerms(NamedTuple):
 
 class Drawing(NamedTuple):
     """What the model drew, step by step, for plots and animations (all on the host)."""
-    canvases: object                       # (T, n, H, W) σ(c_t), the Bernoulli means
+    canvases: object                       # (T, n, H, W) σ(c_t), the Bernoulli means; (T, n, C, H, W)
+                                           # for C > 1
     write_attention: AttentionParams | None  # each field (T, n)
     read_attention: AttentionParams | None   # each field (T, n); None when generating
+
+
+def _check_seed(seed):
+    """A seed is an integer >= 0 (NumPy integers too, bools refused)."""
+    if not is_integer(seed) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return int(seed)
 
 
 class DRAW:
@@ -207,7 +253,8 @@ class DRAW:
         dtype: ``"float32"`` for training, ``"float64"`` for gradient checks.
 
     ``model.params`` maps the spec's names to arrays on the current backend; ``model.rng`` is
-    the model's :class:`draw_np.backend.Random`.
+    the model's :class:`draw_np.backend.Random`. The class offers the interface of
+    :mod:`draw_np.models`.
     """
 
     kind = "draw"
@@ -221,19 +268,28 @@ class DRAW:
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.config = config
         self.dtype = str(dtype)
-        self.rng = backend.Random(seed)
+        self.rng = backend.Random(_check_seed(seed))
         self.params = init_params(config, self.rng, self.dtype)
 
     # ------------------------------------------------------------------ checking the inputs
     def _check_input(self, x, eps):
-        """Validate and convert x (n, H, W) in [0, 1] and eps (T, n, z_size); draw eps if None."""
+        """Validate x and eps and convert them; draw eps if None.
+
+        x is (n, *canvas_shape) in [0, 1]; a grey model also takes (n, 1, H, W) and reads it
+        as (n, H, W). eps is (T, n, z_size).
+        """
         xp, c = backend.xp(), self.config
-        if not hasattr(x, "shape") or x.ndim != 3 or x.shape[1:] != (c.H, c.W):
-            got = getattr(x, "shape", type(x).__name__)
-            raise ValueError(f"x must have shape (n, {c.H}, {c.W}), got {got}")
+        shapes = [c.canvas_shape] + ([(1, c.H, c.W)] if c.channels == 1 else [])
+        shape = tuple(getattr(x, "shape", ()))
+        if not hasattr(x, "shape") or shape[1:] not in shapes:
+            got = shape if hasattr(x, "shape") else type(x).__name__
+            wanted = " or ".join("(n, " + ", ".join(map(str, s)) + ")" for s in shapes)
+            raise ValueError(f"x must have shape {wanted}, got {got}")
         if x.shape[0] < 1:
             raise ValueError("x must hold at least one image, got an empty batch")
-        x = xp.asarray(x, dtype=self.dtype)
+        if getattr(x, "dtype", None) is None or x.dtype.kind not in "biuf":
+            raise ValueError(f"x must hold real numbers, got dtype {getattr(x, 'dtype', None)}")
+        x = xp.asarray(x, dtype=self.dtype).reshape((x.shape[0],) + c.canvas_shape)
         if bool(xp.isnan(x).any()):
             raise ValueError("x contains NaN")
         if bool((x < 0).any() | (x > 1).any()):
@@ -243,14 +299,19 @@ class DRAW:
 
     def _noise(self, n: int, eps):
         """Check eps of shape (T, n, z_size) and convert it, or draw it when None."""
-        c = self.config
+        c, xp = self.config, backend.xp()
         if eps is None:
             return self.rng.normal((c.T, n, c.z_size), self.dtype)
         if not hasattr(eps, "shape") or tuple(eps.shape) != (c.T, n, c.z_size):
             got = getattr(eps, "shape", type(eps).__name__)
             raise ValueError(f"eps must have shape (T, n, z_size) = ({c.T}, {n}, {c.z_size}), "
                              f"got {got}")
-        return backend.xp().asarray(eps, dtype=self.dtype)
+        if getattr(eps, "dtype", None) is None or eps.dtype.kind not in "biuf":
+            raise ValueError(f"eps must hold real numbers, got dtype {getattr(eps, 'dtype', None)}")
+        eps = xp.asarray(eps, dtype=self.dtype)
+        if not bool(xp.isfinite(eps).all()):
+            raise ValueError("eps must be finite: it contains NaN or inf")
+        return eps
 
     # --------------------------------------------------------------------------- forward
     def initial_state(self, n: int) -> State:
@@ -265,28 +326,31 @@ class DRAW:
             cell_dec=zeros(self.config.dec_size),
         )
 
-    def _glimpse(self, head: str, h_dec, N: int) -> Glimpse:
-        """Place an attention grid from a decoder state (eqs. 21-24) and build its filters (19-26)."""
+    def decode(self, state: DecoderState, z):
+        """The decoder half-step (eqs. 7-8), shared by training and generation.
+
+        ``h^dec_t = LSTM_dec(h^dec_{t−1}, z_t)`` and ``c_t = c_{t−1} + write(h^dec_t)``.
+        Returns the new :class:`DecoderState` and a :class:`DecoderCache`.
+        """
         c, p = self.config, self.params
-        params, params_cache = attention_params_forward(h_dec, p[head + ".W"], p[head + ".b"],
-                                                        N, c.H, c.W)
-        filters, filters_cache = filterbank_forward(params.gx, params.gy, params.sigma2,
-                                                    params.delta, N, c.H, c.W)
-        return Glimpse(params, params_cache, filters, filters_cache)
+        (h_dec, cell_dec), dec_cache = lstm_forward(z, state.h_dec, state.cell_dec,  # (7)
+                                                    p["dec.W"], p["dec.b"])
+        update, write_cache = write_head_forward(p, "write", h_dec, c.write_grid,   # (8)
+                                                 c.canvas_shape)
+        return (DecoderState(state.canvas + update, h_dec, cell_dec),
+                DecoderCache(dec_cache, write_cache))
 
     def step(self, x, state: State, eps_t):
-        """One step of eqs. 3-8. Returns the new state, the step's KL (n,) and its cache."""
+        """One step of eqs. 3-8. Returns the new state, the step's KL (n,) and its cache.
+
+        x is (n, *canvas_shape), as :meth:`initial_state`'s canvas.
+        """
         c, p = self.config, self.params
         xp = backend.xp()
         canvas_prob = sigmoid(state.canvas)
         x_hat = x - canvas_prob                                                    # (3)
-        if c.attention:                                                            # (4)
-            read_glimpse = self._glimpse("read_attn", state.h_dec, c.read_n)
-            Fx, Fy = read_glimpse.filters
-            r, read_cache = read_attention_forward(x, x_hat, Fx, Fy, read_glimpse.params.gamma)
-        else:
-            read_glimpse = None
-            r, read_cache = read_forward(x, x_hat)
+        r, read_cache = read_head_forward(p, "read", state.h_dec, (x, x_hat),     # (4)
+                                          c.read_grid)
         (h_enc, cell_enc), enc_cache = lstm_forward(                               # (5)
             xp.concatenate([r, state.h_dec], axis=1), state.h_enc, state.cell_enc,
             p["enc.W"], p["enc.b"])
@@ -294,20 +358,11 @@ class DRAW:
         logsigma, logsigma_cache = linear_forward(h_enc, p["logsigma.W"], p["logsigma.b"])  # (2)
         z, sample_cache = sample_forward(mu, logsigma, eps_t)                      # (6)
         kl, kl_cache = kl_forward(mu, logsigma)                                    # (11)
-        (h_dec, cell_dec), dec_cache = lstm_forward(z, state.h_dec, state.cell_dec,  # (7)
-                                                    p["dec.W"], p["dec.b"])
-        if c.attention:                                                            # (8)
-            write_glimpse = self._glimpse("write_attn", h_dec, c.write_n)
-            Fx, Fy = write_glimpse.filters
-            update, write_cache = write_attention_forward(h_dec, p["write.W"], p["write.b"],
-                                                          Fx, Fy, write_glimpse.params.gamma)
-        else:
-            write_glimpse = None
-            update, write_cache = write_forward(h_dec, p["write.W"], p["write.b"], (c.H, c.W))
-        new_state = State(state.canvas + update, h_enc, cell_enc, h_dec, cell_dec)
-        cache = StepCache(canvas_prob, read_cache, read_glimpse, enc_cache, mu_cache,
-                          logsigma_cache, sample_cache, kl_cache, dec_cache, write_cache,
-                          write_glimpse)
+        decoded, decoder_cache = self.decode(                                      # (7, 8)
+            DecoderState(state.canvas, state.h_dec, state.cell_dec), z)
+        new_state = State(decoded.canvas, h_enc, cell_enc, decoded.h_dec, decoded.cell_dec)
+        cache = StepCache(canvas_prob, read_cache, enc_cache, mu_cache, logsigma_cache,
+                          sample_cache, kl_cache, decoder_cache.dec, decoder_cache.write)
         return new_state, kl, cache
 
     def _forward(self, x, eps, keep_states: bool = False):
@@ -328,15 +383,6 @@ class DRAW:
         return terms, nll_cache, caches, states
 
     # -------------------------------------------------------------------------- backward
-    def _glimpse_backward(self, head: str, dFx, dFy, dgamma, glimpse: Glimpse,
-                          grads: "GradientSums"):
-        """Undo eqs. 19-26 and 21-24: filterbank gradients back to the decoder state."""
-        dgx, dgy, dsigma2, ddelta = filterbank_backward(dFx, dFy, glimpse.filters_cache)
-        dparams = AttentionParams(dgx, dgy, dsigma2, ddelta, dgamma)
-        dh_dec, dW, db = attention_params_backward(dparams, glimpse.params_cache)
-        grads.add(head, dW, db)
-        return dh_dec
-
     def weights_T(self) -> dict:
         """``Wᵀ`` as a contiguous copy for the LSTMs, μ and log σ, for :meth:`step_backward`.
 
@@ -346,7 +392,7 @@ class DRAW:
         """
         xp = backend.xp()
         return {layer: xp.ascontiguousarray(self.params[layer + ".W"].T)
-                for layer in ("enc", "dec", "mu", "logsigma")}
+                for layer in LAYERS_OVER_TIME}
 
     def step_backward(self, d: State, dkl, cache: StepCache, grads: "GradientSums",
                       weights_T: dict | None = None) -> State:
@@ -362,14 +408,9 @@ class DRAW:
         # (8) c_t = c_{t−1} + write(h^dec_t): the canvas gradient passes through unchanged and
         # also reaches h^dec_t through the write.
         dcanvas = d.canvas
-        if c.attention:
-            dh, dW, db, dFx, dFy, dgamma = write_attention_backward(dcanvas, cache.write)
-            dh_dec = d.h_dec + dh + self._glimpse_backward("write_attn", dFx, dFy, dgamma,
-                                                           cache.write_glimpse, grads)
-        else:
-            dh, dW, db = write_backward(dcanvas, cache.write)
-            dh_dec = d.h_dec + dh
-        grads.add("write", dW, db)
+        write = write_head_backward(dcanvas, cache.write)
+        grads.add_all(write.params)
+        dh_dec = d.h_dec + write.dh
         # (7) h^dec_t = LSTM_dec(h^dec_{t−1}, z_t): undo the gates, then a = [z_t, h^dec_{t−1}] W + b
         da, dcell_dec_prev = lstm_gates_backward(dh_dec, d.cell_dec, cache.dec)
         du = da @ weights_T["dec"]
@@ -391,13 +432,11 @@ class DRAW:
         dr, dh_enc_prev = du[:, :c.read_size], du[:, split:]
         dh_dec_prev = dh_dec_prev + du[:, c.read_size:split]
         # (4) r_t = read(x, x̂_t, h^dec_{t−1}); x is data, only x̂ and the glimpse need gradients
-        if c.attention:
-            _, dx_hat, dFx, dFy, dgamma = read_attention_backward(dr, cache.read,
-                                                                  wrt_x=False)
-            dh_dec_prev = dh_dec_prev + self._glimpse_backward("read_attn", dFx, dFy, dgamma,
-                                                               cache.read_glimpse, grads)
-        else:
-            _, dx_hat = read_backward(dr, cache.read)
+        read = read_head_backward(dr, cache.read, wrt=(False, True))
+        grads.add_all(read.params)
+        if read.dh is not None:                      # without attention the read ignores h
+            dh_dec_prev = dh_dec_prev + read.dh
+        dx_hat = read.dimages[1]
         # (3) x̂_t = x − σ(c_{t−1}), and σ' = σ (1 − σ)
         dcanvas_prev = dcanvas - dx_hat * cache.canvas_prob * (1 - cache.canvas_prob)
         return State(dcanvas_prev, dh_enc_prev, dcell_enc_prev, dh_dec_prev, dcell_dec_prev)
@@ -426,7 +465,8 @@ class DRAW:
         """The training loss and its gradient with respect to every parameter.
 
         Args:
-            x: (n, H, W) images with values in [0, 1] (binarised in training).
+            x: (n, H, W) images with values in [0, 1] (binarised in training); (n, C, H, W)
+                for C > 1, and a grey model takes (n, 1, H, W) too.
             eps: (T, n, z_size) standard-normal noise for eq. 6; drawn from ``self.rng`` if None.
             return_terms: also return the per-example :class:`LossTerms`.
         Returns:
@@ -439,6 +479,42 @@ class DRAW:
             grads = self._backward(x.shape[0], nll_cache, caches)
         loss = float((terms.Lx + terms.Lz).mean())
         return (loss, grads, terms) if return_terms else (loss, grads)
+
+    @staticmethod
+    def training_metrics(terms: LossTerms) -> dict:
+        """The batch means to log beside the loss: ``{"Lx": .., "Lz": ..}`` in nats, as floats."""
+        return {"Lx": float(terms.Lx.mean()), "Lz": float(terms.Lz.mean())}
+
+    def matmul_shapes(self, n: int) -> list:
+        """Every matrix product of one training step on a batch of n (forward and backward).
+
+        Returns ``(label, rows, inner, cols, count)`` tuples: ``count`` products of
+        ``(rows, inner) @ (inner, cols)`` (``cols = 1`` for a matrix-vector product), so the
+        step's floating-point work in products is ``Σ 2·rows·inner·cols·count``. It follows the
+        code: the weight gradients of :data:`LAYERS_OVER_TIME` as the stacked products of
+        :class:`GradientSums`, the attention products per image plane.
+        """
+        n = check_positive_int("n", n)
+        c, T = self.config, self.config.T
+        per_step = (
+            read_head_matmul_shapes("read", n, c.dec_size, c.read_grid, (c.channels, c.channels),
+                                    (False, True), c.H, c.W)
+            + linear_matmul_shapes("enc", n, c.read_size + c.dec_size + c.enc_size,
+                                   4 * c.enc_size, weight_grad=False)
+            + linear_matmul_shapes("mu", n, c.enc_size, c.z_size, weight_grad=False)
+            + linear_matmul_shapes("logsigma", n, c.enc_size, c.z_size, weight_grad=False)
+            + linear_matmul_shapes("dec", n, c.z_size + c.dec_size, 4 * c.dec_size,
+                                   weight_grad=False)
+            + write_head_matmul_shapes("write", n, c.dec_size, c.write_grid, c.canvas_shape))
+        shapes = [(label, rows, inner, cols, count * T)
+                  for label, rows, inner, cols, count in per_step]
+        sizes = {"enc": (c.read_size + c.dec_size + c.enc_size, 4 * c.enc_size),
+                 "mu": (c.enc_size, c.z_size), "logsigma": (c.enc_size, c.z_size),
+                 "dec": (c.z_size + c.dec_size, 4 * c.dec_size)}
+        for layer in LAYERS_OVER_TIME:
+            n_in, n_out = sizes[layer]
+            shapes += GradientSums.matmul_shapes(layer, n, n_in, n_out, T)
+        return shapes
 
     def loss_terms(self, x, eps=None) -> LossTerms:
         """The per-example loss terms of a forward pass (no gradients): for evaluation."""
@@ -464,29 +540,28 @@ class DRAW:
         Args:
             n: number of images.  eps: optional (T, n, z_size) latent samples z̃.
         Returns:
-            a :class:`Drawing` with canvases σ(c̃_t) of shape (T, n, H, W) and the write
-            attention of every step (``read_attention`` is None: generation reads nothing).
+            a :class:`Drawing` with canvases σ(c̃_t) of shape (T, n, H, W) ((T, n, C, H, W) for
+            C > 1) and the write attention of every step (``read_attention`` is None:
+            generation reads nothing).
         """
-        c, p, xp = self.config, self.params, backend.xp()
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        n = check_positive_int("n", n)
         eps = self._noise(n, eps)
-        state = self.initial_state(n)
-        canvas, h_dec, cell_dec = state.canvas, state.h_dec, state.cell_dec
+        start = self.initial_state(n)
+        state = DecoderState(start.canvas, start.h_dec, start.cell_dec)
         canvases, write_params = [], []
-        for t in range(c.T):
-            (h_dec, cell_dec), _ = lstm_forward(eps[t], h_dec, cell_dec, p["dec.W"], p["dec.b"])
-            if c.attention:
-                glimpse = self._glimpse("write_attn", h_dec, c.write_n)
-                update, _ = write_attention_forward(h_dec, p["write.W"], p["write.b"],
-                                                    *glimpse.filters, glimpse.params.gamma)
-                write_params.append(glimpse.params)
-            else:
-                update, _ = write_forward(h_dec, p["write.W"], p["write.b"], (c.H, c.W))
-            canvas = canvas + update
-            canvases.append(sigmoid(canvas))
-        write = _stack_params(write_params) if c.attention else None
-        return Drawing(backend.to_numpy(xp.stack(canvases)), write, None)
+        with trusted():
+            for t in range(self.config.T):
+                state, cache = self.decode(state, eps[t])                         # (7, 8)
+                canvases.append(sigmoid(state.canvas))
+                if cache.write.glimpse is not None:
+                    write_params.append(cache.write.glimpse.params)
+        write = _stack_params(write_params) if write_params else None
+        return Drawing(backend.to_numpy(backend.xp().stack(canvases)), write, None)
+
+
+#: The layers whose weight gradients :class:`GradientSums` sums a block of steps at a time
+#: (and whose ``Wᵀ`` :meth:`DRAW.weights_T` keeps contiguous).
+LAYERS_OVER_TIME = ("enc", "dec", "mu", "logsigma")
 
 
 class GradientSums:
@@ -512,10 +587,10 @@ class GradientSums:
         self._sums = {k: xp.zeros_like(v) for k, v in params.items()}
         self._over_time = defaultdict(lambda: ([], []))
 
-    def add(self, layer: str, dW, db) -> None:
-        """Add one step's gradients of ``layer.W`` and ``layer.b``."""
-        self._sums[layer + ".W"] += dW
-        self._sums[layer + ".b"] += db
+    def add_all(self, grads: dict) -> None:
+        """Add one step's gradients of the named parameters (a head's, for one)."""
+        for name, grad in grads.items():
+            self._sums[name] += grad
 
     def add_one(self, name: str, grad) -> None:
         """Add to the gradient of one named parameter."""
@@ -536,6 +611,17 @@ class GradientSums:
         dy = xp.concatenate(dys)
         self._sums[layer + ".W"] += xp.concatenate(inputs).T @ dy   # Σ_t x_tᵀ dy_t
         self._sums[layer + ".b"] += dy.sum(axis=0)                  # Σ_t Σ_n dy_t
+
+    @classmethod
+    def matmul_shapes(cls, layer: str, n: int, n_in: int, n_out: int, T: int) -> list:
+        """The weight-gradient products of ``layer`` over T steps of batch n, as
+        :meth:`_flush` makes them: ``(n_in, block·n) @ (block·n, n_out)`` per full block, and
+        one product over the steps left over."""
+        full, rest = divmod(T, cls.block)
+        shapes = [(f"{layer}.grad_weight", n_in, cls.block * n, n_out, full)] if full else []
+        if rest:
+            shapes.append((f"{layer}.grad_weight", n_in, rest * n, n_out, 1))
+        return shapes
 
     def result(self) -> dict:
         """All gradients, with the steps still recorded added in."""

@@ -14,6 +14,7 @@ otherwise cost about a tenth of a step). Called directly, every layer checks its
 """
 from __future__ import annotations
 
+import numbers
 import threading
 from contextlib import contextmanager
 
@@ -75,8 +76,13 @@ def check_same_dtype(**arrays) -> None:
         raise ValueError(f"arrays must share one dtype, got {listing}")
 
 
+def is_integer(value) -> bool:
+    """Whether ``value`` is an integer: a Python int or a NumPy integer, but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def check_positive_int(name: str, value) -> int:
-    """``value`` must be an int >= 1 (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """``value`` must be an integer >= 1 (NumPy integers too; bools are refused); returns an int."""
+    if not is_integer(value) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+    return int(value)

@@ -42,7 +42,7 @@ lesson.step("Without attention (eqs. 17-18)", """
     x^_t = x - sigmoid(c_{t-1}) is the error image: what the canvas still gets wrong (eq. 3).
 """)
 x, x_hat = digits[:2], digits[:2] - 0.5
-r, _ = read_forward(x, x_hat)
+r, _ = read_forward((x, x_hat))
 assert np.array_equal(r, np.concatenate([x.reshape(2, -1), x_hat.reshape(2, -1)], axis=1))
 h = rng.standard_normal((2, 7))
 W_w, b_w = rng.standard_normal((7, H * W)), rng.standard_normal(H * W)
@@ -62,7 +62,7 @@ Fx, Fy = glimpse(gx=15.0, gy=13.0, delta=1.5, sigma2=0.8, N=N)
 gamma = np.array([1.7])
 patch_by_hand = gamma[0] * Fy[0] @ digits[0] @ Fx[0].T
 error_by_hand = gamma[0] * Fy[0] @ (digits[0] - 0.5) @ Fx[0].T
-r, _ = read_attention_forward(digits[:1], digits[:1] - 0.5, Fx, Fy, gamma)
+r, _ = read_attention_forward((digits[:1], digits[:1] - 0.5), Fx, Fy, gamma)
 assert r.shape == (1, 2 * N * N)
 assert np.allclose(r[0], np.concatenate([patch_by_hand.ravel(), error_by_hand.ravel()]))
 print(f"  by hand == read_attention_forward: r has 2 N^2 = {r.shape[1]} numbers: OK")
@@ -75,7 +75,7 @@ lesson.step("A test of meaning: the identity glimpse", """
     the grid geometry of lesson 4 would shift the image and fail this.)
 """)
 Fx, Fy = glimpse(gx=(W + 1) / 2, gy=(H + 1) / 2, delta=1.0, sigma2=1e-4, N=28)
-r, _ = read_attention_forward(digits[:1], digits[:1], Fx, Fy, np.ones(1))
+r, _ = read_attention_forward((digits[:1], digits[:1]), Fx, Fy, np.ones(1))
 assert np.allclose(Fx[0], np.eye(28)) and np.allclose(r[0, :H * W].reshape(H, W), digits[0])
 print("  identity glimpse reads back the digit exactly: OK")
 
@@ -93,7 +93,7 @@ views = [("whole digit", 14.5, 14.5, 27 / 11, 1.0), ("centre, stride 1", 14.5, 1
 fig, axes = plt.subplots(2, 3, figsize=(8, 5.6))
 for k, (title, g_x, g_y, delta, s2) in enumerate(views):
     Fx, Fy = glimpse(g_x, g_y, delta, s2, N)
-    patch = read_attention_forward(digits[:1], digits[:1], Fx, Fy, np.ones(1))[0][0, :N * N]
+    patch = read_attention_forward((digits[:1], digits[:1]), Fx, Fy, np.ones(1))[0][0, :N * N]
     corner = (g_x - N * delta / 2 - 1, g_y - N * delta / 2 - 1)   # 1-based -> imshow coordinates
     assert np.allclose(corner, glimpse_box(g_x, g_y, delta, N)[:2])
     axes[0, k].imshow(digits[0], cmap="gray_r")
@@ -124,7 +124,7 @@ Fx, Fy = glimpse(gx=12.0, gy=16.0, delta=2.2, sigma2=1.3, N=N)
 w, gamma = rng.standard_normal((1, N * N)), np.array([0.6])
 canvas_update, _ = write_attention_forward(w, np.eye(N * N), np.zeros(N * N), Fx, Fy, gamma)
 assert np.allclose(canvas_update[0], Fy[0].T @ w.reshape(N, N) @ Fx[0] / gamma[0])
-read_patch = read_attention_forward(digits[:1], digits[:1], Fx, Fy, gamma)[0][0, :N * N]
+read_patch = read_attention_forward((digits[:1], digits[:1]), Fx, Fy, gamma)[0][0, :N * N]
 assert np.isclose(read_patch @ w[0], gamma[0] ** 2 * (digits[0] * canvas_update[0]).sum())
 print("  by hand == write_attention_forward, and <read(x), w> = gamma^2 <x, write(w)>: OK")
 
@@ -141,7 +141,7 @@ for ax, (g_x, g_y, delta, title) in zip(axes[:3], [(8, 8, 1.0, "small, top left"
     ax.set_title(f"write a 5 x 5 '+':\n{title}", fontsize=9)
 N = 12                                                     # read the digit, write it back
 Fx, Fy = glimpse(14.5, 14.5, 27 / 11, 1.0, N)
-patch = read_attention_forward(digits[:1], digits[:1], Fx, Fy, np.ones(1))[0][:, :N * N]
+patch = read_attention_forward((digits[:1], digits[:1]), Fx, Fy, np.ones(1))[0][:, :N * N]
 back, _ = write_attention_forward(patch, np.eye(N * N), np.zeros(N * N), Fx, Fy, np.ones(1))
 axes[3].imshow(back[0], cmap="gray_r")
 axes[3].set_title("read 12 x 12, write back:\na blurred digit", fontsize=9)

@@ -66,7 +66,7 @@ x_hat = x - sigmoid(state.canvas)                                               
 read_at, _ = attention_params_forward(state.h_dec, p["read_attn.W"], p["read_attn.b"],
                                       c.read_n, c.H, c.W)                                # (21-24)
 Fx, Fy = filterbank(read_at.gx, read_at.gy, read_at.sigma2, read_at.delta, c.read_n, c.H, c.W)
-r, _ = read_attention_forward(x, x_hat, Fx, Fy, read_at.gamma)                          # (4)
+r, _ = read_attention_forward((x, x_hat), Fx, Fy, read_at.gamma)                        # (4)
 (h_enc, cell_enc), _ = lstm_forward(np.concatenate([r, state.h_dec], axis=1),
                                     state.h_enc, state.cell_enc, p["enc.W"], p["enc.b"])  # (5)
 mu = h_enc @ p["mu.W"] + p["mu.b"]                                                       # (1)

@@ -124,3 +124,65 @@ def test_filterbank_rejects_bad_input(backend):
         filterbank(v, v, v, v, 0, 5, 5)
     with pytest.raises(ValueError, match="floating-point"):
         filterbank(xp.ones(2, dtype=int), v, v, v, 3, 5, 5)
+
+
+# ------------------------------------------------------------------ extreme placements, float32
+EXTREME = {  # (g_X, g_Y, σ², δ) as float32; each gave NaN or inf gradients before the clamps
+    "sigma2 tiny": (14.5, 14.5, float(np.exp(np.float32(-60))), 1.0),   # σ⁴ underflows to 0
+    "sigma2 subnormal": (14.5, 14.5, float(np.exp(np.float32(-100))), 1.0),  # 1/σ² overflows
+    "sigma2 zero": (14.5, 14.5, 0.0, 1.0),                               # exp(−88.8) and below
+    "sigma2 huge": (14.5, 14.5, 1e30, 1.0),
+    "stride huge": (14.5, 14.5, 1.0, 1e38),
+    "centre huge": (3e38, 14.5, 1.0, 1e38),                              # μ overflows to inf
+}
+
+
+@pytest.mark.parametrize("case", EXTREME)
+@pytest.mark.parametrize("N", [1, 2, 5])
+def test_filterbank_is_finite_at_extreme_placements_in_float32(case, N):
+    """The filterbank clamps σ² and the filter centres at the source, so any finite placement
+    gives finite filters and gradients. (A T = 64 run printed `invalid value encountered in
+    matmul` in the backward pass: σ² far below 1e-23 makes 1/σ² and 1/σ⁴ overflow there.)"""
+    rng = np.random.default_rng(0)
+    placement = [np.full(3, v, dtype=np.float32) for v in EXTREME[case]]
+    # over="ignore": a centre g + offset·δ past float32's range overflows to inf, then is clamped
+    with np.errstate(divide="raise", invalid="raise", over="ignore"):
+        (Fx, Fy), cache = filterbank_forward(*placement, N, 28, 28)
+        dFx = rng.standard_normal(Fx.shape).astype(np.float32)
+        dFy = rng.standard_normal(Fy.shape).astype(np.float32)
+        grads = filterbank_backward(dFx, dFy, cache)
+    for a in (Fx, Fy) + tuple(grads):
+        assert a.dtype == np.float32 and np.isfinite(a).all()
+    assert (Fx.sum(axis=2) <= 1 + 1e-5).all() and (Fy.sum(axis=2) <= 1 + 1e-5).all()
+
+
+@pytest.mark.parametrize("log_value", [-200.0, -90.0, 90.0, 200.0])
+def test_attention_params_are_finite_for_huge_logarithms_in_float32(log_value):
+    """exp of a log-parameter past ±88 overflows float32; the ±30 clip keeps σ², δ, γ finite
+    and their gradients too (no 0·inf)."""
+    h = np.ones((2, 3), dtype=np.float32)
+    W = np.zeros((3, 5), dtype=np.float32)
+    b = np.full(5, log_value, dtype=np.float32)
+    b[:2] = 0
+    with np.errstate(over="raise", invalid="raise"):
+        params, cache = attention_params_forward(h, W, b, 2, 28, 28)
+        grads = attention_params_backward(AttentionParams(*(np.ones(2, np.float32),) * 5), cache)
+    for a in tuple(params) + tuple(grads):
+        assert np.isfinite(a).all()
+    np.testing.assert_array_equal(grads[2][2:], 0)   # clipped: no gradient to log σ², δ̃, γ
+
+
+@pytest.mark.parametrize("sigma2, delta", [(1e-6, 1.0), (1e9, 1.0), (1.0, 1e7)])
+def test_clamped_placements_have_the_gradient_of_the_clamped_function(backend, sigma2, delta):
+    """Beyond the clamps the filters no longer change, and the gradient says so: finite
+    differences of the clamped function agree (float64)."""
+    rng = np.random.default_rng(1)
+    xp = backend
+    gx, gy = xp.asarray([3.2, 4.5]), xp.asarray([2.5, 3.7])
+    s2, d = xp.asarray([sigma2, 0.8]), xp.asarray([delta, 0.9])
+    (Fx, Fy), cache = filterbank_forward(gx, gy, s2, d, 3, 5, 6)
+    dFx, dFy = randn(rng, *Fx.shape), randn(rng, *Fy.shape)
+    grads = filterbank_backward(dFx, dFy, cache)
+    assert_gradients_match(lambda: filterbank_forward(gx, gy, s2, d, 3, 5, 6)[0],
+                           dict(gx=gx, gy=gy, sigma2=s2, delta=d),
+                           dict(zip(["gx", "gy", "sigma2", "delta"], grads)), (dFx, dFy))

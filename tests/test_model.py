@@ -1,4 +1,5 @@
 """The whole DRAW model: gradients of the full unroll, consistency, and bad input."""
+import dataclasses
 import math
 
 import numpy as np
@@ -166,7 +167,7 @@ def test_generation_with_given_noise_is_deterministic():
 
 
 @pytest.mark.parametrize("x, message", [
-    (np.zeros((2, 6, 7)), r"x must have shape \(n, 7, 6\), got \(2, 6, 7\)"),
+    (np.zeros((2, 6, 7)), r"x must have shape \(n, 7, 6\) or \(n, 1, 7, 6\), got \(2, 6, 7\)"),
     (np.zeros((7, 6)), r"x must have shape \(n, 7, 6\)"),
     (np.full((2, 7, 6), 1.5), r"x must have values in \[0, 1\]"),
     (np.full((2, 7, 6), -0.1), r"x must have values in \[0, 1\]"),
@@ -255,3 +256,272 @@ def test_first_glimpse_tiles_the_whole_image(N, H, W):
     assert float(params.gamma[0]) == pytest.approx(1.0)
     model = DRAW(DRAWConfig(H=H, W=W, T=2, read_n=N, write_n=N))
     np.testing.assert_allclose(model.params["read_attn.b"], bias, rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------ colour images
+COLOUR = {
+    "C3-attention": DRAWConfig(**SMALL, read_n=2, write_n=3, channels=3),
+    "C2-attention-N1": DRAWConfig(H=5, W=8, T=2, enc_size=4, dec_size=6, z_size=2, read_n=1,
+                                  write_n=1, channels=2),
+    "C3-no-attention": DRAWConfig(**SMALL, attention=False, channels=3),
+    "C2-no-attention": DRAWConfig(H=5, W=8, T=2, enc_size=4, dec_size=6, z_size=2,
+                                  attention=False, channels=2),
+}
+
+
+def colour_batch(config, n=2, seed=1):
+    rng = np.random.default_rng(seed)
+    x = B.xp().asarray(rng.uniform(0, 1, (n, config.channels, config.H, config.W)))
+    eps = B.xp().asarray(rng.standard_normal((config.T, n, config.z_size)))
+    return x, eps
+
+
+@pytest.mark.parametrize("name", COLOUR)
+def test_colour_model_every_parameter_gradient_matches_finite_differences(backend, name):
+    config = COLOUR[name]
+    model = randomised_model(config)
+    x, eps = colour_batch(config)
+    _, grads = model.loss_and_grads(x, eps)
+    assert set(grads) == set(model.params)
+    errors = check_gradients(lambda: model.loss_and_grads(x, eps)[0], model.params, grads, 1.0)
+    bad = {k: e for k, e in errors.items() if not e < 1e-5}
+    assert not bad, f"whole-model gradients off: {bad}"
+
+
+def test_colour_parameters_have_the_spec_shapes():
+    C, N, R = 3, 5, 2
+    shapes = param_shapes(DRAWConfig(channels=C))
+    assert shapes["enc.W"] == (2 * C * R * R + 256 + 256, 1024)
+    assert shapes["write.W"] == (256, C * N * N) and shapes["write.b"] == (C * N * N,)
+    assert shapes["c0"] == (C, 28, 28)
+    plain = param_shapes(DRAWConfig(channels=C, attention=False))
+    assert plain["enc.W"] == (2 * C * 784 + 256 + 256, 1024)
+    assert plain["write.W"] == (256, C * 784)
+    assert param_shapes(DRAWConfig(channels=1))["c0"] == (28, 28)
+    assert DRAW.param_shapes(DRAWConfig(channels=C)) == shapes
+
+
+@pytest.mark.parametrize("name", COLOUR)
+def test_colour_drawings_have_a_channel_axis(name):
+    config = COLOUR[name]
+    model = DRAW(config)
+    x, eps = colour_batch(config, n=3)
+    shape = (config.T, 3, config.channels, config.H, config.W)
+    assert model.reconstruct(x, eps).canvases.shape == shape
+    assert model.generate(3, eps).canvases.shape == shape
+
+
+def test_colour_model_with_equal_channels_and_tied_weights_is_the_grey_model():
+    """Three equal channels, each read with the grey model's read weights divided by 3 and
+    written with the grey model's write weights: every channel holds the grey model's canvas,
+    and the loss is three times the grey L^x plus the same L^z."""
+    grey_config = CONFIGS["attention"]
+    colour_config = dataclasses.replace(grey_config, channels=3)
+    grey = randomised_model(grey_config)
+    colour = DRAW(colour_config, dtype="float64")
+    R2, C = grey_config.read_n ** 2, 3
+    for name, p in grey.params.items():
+        if name == "enc.W":   # r = [x patches (C of them), x̂ patches (C)]: each grey row / C
+            x_rows, x_hat_rows, rest = p[:R2], p[R2:2 * R2], p[2 * R2:]
+            colour.params[name] = np.concatenate([np.tile(x_rows, (C, 1)) / C,
+                                                  np.tile(x_hat_rows, (C, 1)) / C, rest])
+        elif name in ("write.W", "write.b"):
+            colour.params[name] = np.tile(p, C if p.ndim == 1 else (1, C))
+        elif name == "c0":
+            colour.params[name] = np.stack([p] * C)
+        else:
+            colour.params[name] = p.copy()
+    x, eps = batch_and_noise(grey_config)
+    x3 = np.stack([x] * C, axis=1)
+    g, c = grey.loss_terms(x, eps), colour.loss_terms(x3, eps)
+    np.testing.assert_allclose(c.Lx, C * g.Lx, rtol=1e-10)
+    np.testing.assert_allclose(c.Lz, g.Lz, rtol=1e-10)
+    drawing = colour.reconstruct(x3, eps).canvases
+    for channel in range(C):
+        np.testing.assert_allclose(drawing[:, :, channel], grey.reconstruct(x, eps).canvases,
+                                   rtol=1e-10)
+
+
+# ------------------------------------------------------------------------ grey compatibility
+@pytest.mark.parametrize("name", CONFIGS)
+def test_grey_model_takes_a_channel_axis_with_identical_results(backend, name):
+    model = randomised_model(CONFIGS[name])
+    x, eps = batch_and_noise(CONFIGS[name])
+    loss3, grads3, terms3 = model.loss_and_grads(x, eps, return_terms=True)
+    loss4, grads4, terms4 = model.loss_and_grads(x[:, None], eps, return_terms=True)
+    assert loss3 == loss4
+    for k in grads3:
+        np.testing.assert_array_equal(B.to_numpy(grads3[k]), B.to_numpy(grads4[k]))
+    for a, b in zip(terms3, terms4):
+        np.testing.assert_array_equal(B.to_numpy(a), B.to_numpy(b))
+    assert model.reconstruct(x[:, None], eps).canvases.shape == (CONFIGS[name].T, 2, 7, 6)
+
+
+def test_bundled_quick_model_gives_the_same_terms_on_grey_images_either_way():
+    """The bundled checkpoint loads unchanged (its config has no channels field) and the
+    bundled test digits give identical loss terms as (n, H, W) and as (n, 1, H, W)."""
+    from importlib.resources import files
+
+    from draw_np.checkpoint import load_model
+    assets = files("draw_np") / "assets"
+    model = load_model(assets / "quick.npz")
+    assert model.config.channels == 1 and model.params["c0"].shape == (28, 28)
+    with np.load(assets / "mnist_sample.npz") as sample:
+        x = sample["images"][:20]
+    eps = B.Random(0).normal((model.config.T, 20, model.config.z_size))
+    grey, with_axis = model.loss_terms(x, eps), model.loss_terms(x[:, None], eps)
+    for a, b in zip(grey, with_axis):
+        np.testing.assert_array_equal(B.to_numpy(a), B.to_numpy(b))
+    assert 50 < float(grey.Lx.mean() + grey.Lz.mean()) < 250
+
+
+def test_old_config_dicts_mean_grey():
+    old = {k: v for k, v in DRAWConfig(H=9, W=8).to_dict().items() if k != "channels"}
+    assert DRAWConfig.from_dict(old).channels == 1
+    assert DRAWConfig.from_dict(DRAWConfig(channels=3).to_dict()).channels == 3
+
+
+# ---------------------------------------------------------------------- the model interface
+def test_draw_offers_the_model_interface_of_models_py():
+    from draw_np.models import model_class
+    assert model_class("draw") is DRAW and DRAW.kind == "draw"
+    assert DRAW.config_class is DRAWConfig
+    assert DRAW.param_shapes(CONFIGS["attention"]) == param_shapes(CONFIGS["attention"])
+    model = randomised_model(CONFIGS["attention"])
+    x, eps = batch_and_noise(CONFIGS["attention"], n=3)
+    _, _, terms = model.loss_and_grads(x, eps, return_terms=True)
+    metrics = model.training_metrics(terms)
+    assert set(metrics) == {"Lx", "Lz"} and all(type(v) is float for v in metrics.values())
+    assert metrics["Lx"] == pytest.approx(float(terms.Lx.mean()))
+    assert metrics["Lz"] == pytest.approx(float(terms.Lz.mean()))
+
+
+class CountingArray(np.ndarray):
+    """An ndarray that records every matrix product it takes part in (matmul is a ufunc)."""
+    flops = []
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        plain = lambda a: a.view(np.ndarray) if isinstance(a, CountingArray) else a
+        inputs = [plain(a) for a in inputs]
+        if out is not None:
+            kwargs["out"] = tuple(plain(o) for o in out)
+        if ufunc is np.matmul and method == "__call__":
+            a, b = inputs
+            stack = np.broadcast_shapes(a.shape[:-2], b.shape[:-2] if b.ndim > 1 else ())
+            cols = b.shape[-1] if b.ndim > 1 else 1
+            CountingArray.flops.append(2 * math.prod(stack) * a.shape[-2] * a.shape[-1] * cols
+                                       if a.ndim > 1 else 0)
+        result = getattr(ufunc, method)(*inputs, **kwargs)
+        return out[0] if out is not None and len(out) == 1 else _wrap(result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
+
+
+def _unwrap(tree):
+    if isinstance(tree, CountingArray):
+        return tree.view(np.ndarray)
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_unwrap(t) for t in tree)
+    if isinstance(tree, dict):
+        return {k: _unwrap(v) for k, v in tree.items()}
+    return tree
+
+
+def _wrap(result):
+    """Results of every operation on a CountingArray are CountingArrays again."""
+    if isinstance(result, tuple):
+        return tuple(_wrap(r) for r in result)
+    return result.view(CountingArray) if type(result) is np.ndarray else result
+
+
+@pytest.mark.parametrize("config", [
+    CONFIGS["attention"], CONFIGS["no-attention"], COLOUR["C3-attention"],
+    COLOUR["C2-no-attention"], dataclasses.replace(CONFIGS["attention-N1"], T=19)],
+    ids=["attention", "no-attention", "C3", "C2-no-attention", "T19"])
+def test_matmul_shapes_count_the_products_a_step_really_makes(config, monkeypatch):
+    """Count the FLOPs of every product one training step performs, with arrays that record
+    them, and compare with what the model says about itself."""
+    ascontiguousarray = np.ascontiguousarray  # does not dispatch on its argument: made to
+    monkeypatch.setattr(np, "ascontiguousarray",
+                        lambda a, *args, **kwargs: _wrap(ascontiguousarray(a, *args, **kwargs)))
+    model = randomised_model(config)
+    n = 3
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (n, config.channels, config.H, config.W))
+    eps = rng.standard_normal((config.T, n, config.z_size))
+    model.params = {k: v.view(CountingArray) for k, v in model.params.items()}
+    CountingArray.flops = []
+    model.loss_and_grads(x, eps)
+    counted = sum(CountingArray.flops)
+    claimed = sum(2 * rows * inner * cols * count
+                  for _, rows, inner, cols, count in model.matmul_shapes(n))
+    assert counted == claimed
+
+
+def test_matmul_shapes_of_the_paper_model_agree_with_bench_on_the_dense_layers():
+    """bench's hand-written count of the LSTMs and linear heads is the same work; its attention
+    products describe an older order of the filterbank products (session 2 changed it)."""
+    from draw_np import bench
+    config = DRAWConfig()
+    shapes = DRAW(config).matmul_shapes(100)
+    ours = sum(2 * r * i * c * k for label, r, i, c, k in shapes
+               if label.rsplit(".", 1)[1] in ("forward", "grad_input", "grad_weight"))
+    theirs = bench.count_step_flops(config, 100)
+    assert ours == theirs["matmul"] - theirs["parts"]["attention"]
+    total = sum(2 * r * i * c * k for _, r, i, c, k in shapes)
+    assert 37.0e9 < total < 37.2e9
+
+
+# ------------------------------------------------------------------------------ robustness
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_eps_that_is_not_finite_is_refused(bad):
+    config = CONFIGS["attention"]
+    model = DRAW(config)
+    eps = np.zeros((config.T, 2, config.z_size))
+    eps[1, 0, 2] = bad
+    with pytest.raises(ValueError, match="eps must be finite"):
+        model.loss_and_grads(np.zeros((2, 7, 6)), eps)
+    with pytest.raises(ValueError, match="eps must be finite"):
+        model.generate(2, eps)
+
+
+@pytest.mark.parametrize("seed", [1.5, "1", True, -1, None])
+def test_bad_seed_is_refused_clearly(seed):
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        DRAW(CONFIGS["attention"], seed=seed)
+
+
+def test_numpy_integers_are_accepted_where_ints_are():
+    config = DRAWConfig(**{k: np.int64(v) for k, v in SMALL.items()}, read_n=np.int32(2),
+                        write_n=np.int64(3))
+    assert config == CONFIGS["attention"] and type(config.H) is int
+    assert config.to_dict() == CONFIGS["attention"].to_dict()
+    model = DRAW(config, seed=np.int64(3))
+    assert model.generate(np.int64(2)).canvases.shape == (3, 2, 7, 6)
+    assert len(model.matmul_shapes(np.int64(4))) > 0
+    with pytest.raises(ValueError, match="T must be an integer >= 1, got True"):
+        DRAWConfig(T=True)
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        model.generate(True)
+
+
+@pytest.mark.parametrize("x", [np.zeros((2, 7, 6), dtype=complex),
+                               np.zeros((2, 7, 6)).astype(str), np.zeros((2, 7, 6), dtype=object)])
+def test_x_that_is_not_real_numbers_is_refused(x):
+    with pytest.raises(ValueError, match="x must hold real numbers"):
+        DRAW(CONFIGS["attention"]).loss_and_grads(x)
+
+
+def test_generation_runs_the_training_steps_decoder():
+    """generate is DRAW.decode applied T times from the learned start: the same half-step."""
+    config = CONFIGS["attention"]
+    model = randomised_model(config)
+    eps = np.random.default_rng(0).standard_normal((config.T, 2, config.z_size))
+    from draw_np.activations import sigmoid
+    from draw_np.model import DecoderState
+    start = model.initial_state(2)
+    state = DecoderState(start.canvas, start.h_dec, start.cell_dec)
+    for t in range(config.T):
+        state, _ = model.decode(state, eps[t])
+    np.testing.assert_array_equal(model.generate(2, eps).canvases[-1], sigmoid(state.canvas))
