@@ -76,7 +76,8 @@ def evaluate_bound(model, images, samples: int = 1, batch_size: int = 100,
 
     Args:
         model: a trained :class:`DRAW`.
-        images: (N, H, W) host array with values in [0, 1] (the fixed binarised test set).
+        images: (N, *image_shape) host array with values in [0, 1] (e.g. the fixed binarised
+            test set, (N, 28, 28)).
         samples: K draws of ε per image.  batch_size: images per forward pass.
         seed: seeds the ε of the evaluation, so the same model always gets the same figure.
         progress: optional callable ``progress(images_done)`` for a progress bar.
@@ -84,8 +85,10 @@ def evaluate_bound(model, images, samples: int = 1, batch_size: int = 100,
     for name, value in (("samples", samples), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    if images.ndim != 3 or len(images) == 0:
-        raise ValueError(f"images must have shape (N, H, W) with N >= 1, got {images.shape}")
+    shape = tuple(model.config.image_shape)
+    if not hasattr(images, "shape") or tuple(images.shape[1:]) != shape or len(images) == 0:
+        raise ValueError(f"images must have shape (N, {', '.join(map(str, shape))}) with "
+                         f"N >= 1, got {getattr(images, 'shape', type(images).__name__)}")
     xp = backend.xp()
     rng = backend.Random(seed)
     bounds, Lxs, Lzs, iw = [], [], [], []

@@ -104,6 +104,11 @@ class DRAWConfig:
         return (self.H, self.W) if self.channels == 1 else (self.channels, self.H, self.W)
 
     @property
+    def image_shape(self) -> tuple:
+        """The shape of one input image (the interface of :mod:`draw_np.models`): the canvas's."""
+        return self.canvas_shape
+
+    @property
     def read_size(self) -> int:
         """Length of r_t: 2C N x N patches (eq. 27), or the image and error image (eq. 17)."""
         return read_size(self.read_grid, 2 * self.channels, self.H, self.W)
@@ -260,6 +265,7 @@ class DRAW:
     kind = "draw"
     config_class = DRAWConfig
     param_shapes = staticmethod(param_shapes)
+    figure_name, figure_unit = "bound", "nats"   # what evaluate() reports: L^x + L^z
 
     def __init__(self, config: DRAWConfig = DRAWConfig(), seed: int = 0, dtype="float32"):
         if not isinstance(config, DRAWConfig):
@@ -479,6 +485,14 @@ class DRAW:
             grads = self._backward(x.shape[0], nll_cache, caches)
         loss = float((terms.Lx + terms.Lz).mean())
         return (loss, grads, terms) if return_terms else (loss, grads)
+
+    def evaluate(self, images, samples: int = 1, batch_size: int = 100, seed: int = 0,
+                 progress=None):
+        """The bound L^x + L^z and the importance-weighted estimate over ``images`` (the
+        paper's Table 2 figure): :func:`draw_np.evaluate.evaluate_bound`."""
+        from .evaluate import evaluate_bound
+        return evaluate_bound(self, images, samples=samples, batch_size=batch_size, seed=seed,
+                              progress=progress)
 
     @staticmethod
     def training_metrics(terms: LossTerms) -> dict:

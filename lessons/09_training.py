@@ -22,7 +22,8 @@ from draw_np.model import DRAW
 from draw_np.optim import Adam, clip_by_global_norm
 from draw_np.plot import plot_training_curves
 from draw_np.presets import preset
-from draw_np.train import Dataset, train
+from draw_np.data.dataset import DataSplits
+from draw_np.train import train
 from _common import Lesson, load_digits
 
 lesson = Lesson(__doc__)
@@ -128,13 +129,13 @@ lesson.step("The real thing: draw_np.train and `python -m draw_np train`", """
     its log with draw_np.plot.plot_training_curves (also: `python -m draw_np plot curves`).
 """)
 with tempfile.TemporaryDirectory() as run_dir:
-    small = Dataset(train_x[:5000], valid_x)
-    short = replace(settings, epochs=2, batch_size=20 if len(small.train) < 1000 else 50)
+    small = DataSplits.of_arrays(train_x[:5000], valid_x)
+    short = replace(settings, epochs=2, batch_size=20 if small.train.size < 1000 else 50)
     summary = train(config, short, small, run_dir, log_every=1 if lesson.fast else 10,
                     progress_bar=False, print_fn=lambda s: print("  train(): " + s))
     print(f"  wrote {sorted(Path(f).name for f in (summary['checkpoint'], summary['best']))} "
           f"and log.jsonl")
-    assert summary["steps"] == 2 * (len(small.train) // short.batch_size)
+    assert summary["steps"] == 2 * (small.train.size // short.batch_size)
     lesson.save(plot_training_curves(Path(run_dir) / "log.jsonl"), "09_train_log.png")
 
 lesson.done()

@@ -28,11 +28,8 @@ DRAW_CONFIGS = {
 
 
 def draw_config(name):
-    """The DRAWConfig of DRAW_CONFIGS[name]; colour ones skip until DRAWConfig has channels."""
-    kwargs = DRAW_CONFIGS[name]
-    if "channels" in kwargs and "channels" not in DRAWConfig.__dataclass_fields__:
-        pytest.skip("colour DRAW is not merged yet (DRAWConfig has no channels field)")
-    return DRAWConfig(**kwargs)
+    """The DRAWConfig of DRAW_CONFIGS[name]."""
+    return DRAWConfig(**DRAW_CONFIGS[name])
 
 
 def random_params(shapes, rng, scale=0.5):

@@ -11,7 +11,7 @@ from draw_np.checkpoint import load_checkpoint, save_checkpoint
 from draw_np.errors import CheckpointError, TrainingError
 from draw_np.model import DRAW, DRAWConfig
 from draw_np.presets import TrainSettings
-from draw_np.data.dataset import DataSplits, DynamicBinarisation, FixedTrainingSet
+from draw_np.data.dataset import DataSplits
 from draw_np.train import train
 
 CONFIG = DRAWConfig(H=10, W=9, T=3, enc_size=12, dec_size=10, z_size=3, read_n=2, write_n=3)
@@ -28,14 +28,7 @@ def strokes(n, H, W, seed):
     return x
 
 
-def splits(train_images, valid_images, dynamic=False):
-    """A data set of made-up images, as a data set module would hand it to training."""
-    train_set = (DynamicBinarisation if dynamic else FixedTrainingSet)(train_images)
-    return DataSplits("mnist", train_images.shape[1:], train_set, (valid_images,),
-                      (valid_images,), binary=True)
-
-
-DATA = splits(strokes(40, 10, 9, 0), strokes(16, 10, 9, 1))
+DATA = DataSplits.of_arrays(strokes(40, 10, 9, 0), strokes(16, 10, 9, 1))
 
 
 def quiet(**kw):
@@ -60,7 +53,7 @@ def test_training_writes_checkpoints_and_a_log(tmp_path):
 
 def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     settings = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5, dynamic_binarization=True)
-    grey = splits(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
+    grey = DataSplits.of_arrays(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
     whole = train(CONFIG, settings, grey, tmp_path / "a", **quiet())
     part = train(CONFIG, settings, grey, tmp_path / "b", **quiet(max_steps=7))  # mid-epoch 2
     assert part["steps"] == 7

@@ -113,6 +113,17 @@ class DataSplits(NamedTuple):
     test: tuple
     binary: bool           # bits (L is a bound on -log p(x)) or grey levels (a cross-entropy)
 
+    @classmethod
+    def of_arrays(cls, train, valid, test=None, *, name: str = "arrays", binary: bool = True,
+                  dynamic: bool = False) -> "DataSplits":
+        """A data set from arrays in memory (images, or tuples of images and labels), for
+        lessons, tests and scripts; ``dynamic`` draws fresh bits from grey training images."""
+        as_tuple = lambda a: tuple(a) if isinstance(a, (tuple, list)) else (a,)
+        train, valid = as_tuple(train), as_tuple(valid)
+        test = valid if test is None else as_tuple(test)
+        train_set = (DynamicBinarisation if dynamic else FixedTrainingSet)(*train)
+        return cls(name, tuple(train[0].shape[1:]), train_set, valid, test, binary)
+
     def limited(self, n: int | None) -> "DataSplits":
         """Only the first ``n`` examples of each split (smoke tests); all of them for None."""
         if n is None:
