@@ -59,4 +59,8 @@ def _main(argv) -> int:
     except user_errors() as exc:
         print(f"draw_np: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("draw_np: error: not enough memory for this model and batch on this machine "
+              "(try a smaller --batch-size, or a smaller model)", file=sys.stderr)
+        return 2
     return int(result or 0)

@@ -54,6 +54,13 @@ from .validate import check_positive_int, is_integer, trusted
 INIT_STD = 0.1
 
 
+#: Upper bounds of a DRAWConfig, far beyond any model of the paper (T = 64, LSTMs of 800,
+#: 32 x 32 x 3 images), so that a mistyped or crafted config (T = 10^9 in a checkpoint) is
+#: refused in one line instead of exhausting the machine's memory when the model first runs.
+CONFIG_LIMITS = dict(H=2048, W=2048, T=1024, enc_size=8192, dec_size=8192, z_size=8192,
+                     read_n=2048, write_n=2048, channels=64)
+
+
 @dataclass(frozen=True)
 class DRAWConfig:
     """The shape of a DRAW model. The defaults are the paper's MNIST model (Table 3).
@@ -79,6 +86,9 @@ class DRAWConfig:
                     raise ValueError(f"attention must be True or False, got {value!r}")
             elif not is_integer(value) or value < 1:
                 raise ValueError(f"{f.name} must be an integer >= 1, got {value!r}")
+            elif value > CONFIG_LIMITS[f.name]:
+                raise ValueError(f"{f.name} = {value} is larger than draw_np supports "
+                                 f"(at most {CONFIG_LIMITS[f.name]})")
             else:  # a NumPy integer is stored as an int, so to_dict stays JSON-able
                 object.__setattr__(self, f.name, int(value))
         if self.attention:

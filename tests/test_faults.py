@@ -424,3 +424,22 @@ def test_a_long_evaluation_says_how_long_it_will_take():
     quick, clock = [], iter([0.0, 0.1]).__next__
     _with_estimate(lambda n: None, 10_000, 1, print_fn=quick.append, clock=clock)(100)
     assert quick == []
+
+
+def test_a_checkpoint_with_an_absurd_config_is_refused_before_it_runs(tmp_path, capsys):
+    config = dict(CONFIG.to_dict(), T=10 ** 9)
+    path = crafted(tmp_path / "c.npz", json.dumps(dict(format="draw_np-checkpoint-1",
+                                                       config=config)))
+    status, err = run_cli(["evaluate", path], capsys)
+    assert status == 2 and err == [f"draw_np: error: {path} holds an impossible model config: "
+                                   f"T = 1000000000 is larger than draw_np supports (at most "
+                                   f"1024)"]
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
+    def too_big(args):
+        raise MemoryError
+
+    monkeypatch.setattr(train_module, "run", too_big)
+    status, err = run_cli(["train", "--preset", "tiny"], capsys)
+    assert status == 2 and len(err) == 1 and "not enough memory" in err[0]
