@@ -18,6 +18,7 @@ from .curves import plot_training_curves
 from .drawing import plot_generation, plot_reconstruction
 from .filterbank import plot_filterbank
 from .kl import plot_kl_per_step
+from .quality import plot_time_to_quality
 from .layout import DPI, check_grid
 
 ASSETS = Path(__file__).parent.parent / "assets"
@@ -32,7 +33,8 @@ def add_parser(subparsers) -> None:
         description="Draw a figure from a checkpoint (default: the bundled quick model) or a "
                     "training log, and write it to --out. Kinds: generation (the paper's "
                     "Figure 1), reconstruction, filterbank (Figure 3), animation (a GIF), "
-                    "curves (DIR/log.jsonl), kl (the KL of each step).")
+                    "curves (DIR/log.jsonl), quality (time to quality from logs), kl (the KL of each "
+                    "step).")
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND", parser_class=type(p))
 
     def kind(name, help, func, out_suffix=".png"):
@@ -86,6 +88,12 @@ def add_parser(subparsers) -> None:
     k = kind("curves", "training curves from a log.jsonl written by train", _run_curves)
     k.add_argument("--log", type=Path, required=True, metavar="PATH",
                    help="the training log, e.g. runs/quick/log.jsonl")
+    k = kind("quality", "validation bound against CPU hours and epochs, with the paper's "
+             "figures marked", _run_quality)
+    k.add_argument("--log", type=Path, required=True, action="append", metavar="PATH",
+                   help="a training log (repeat to compare runs, e.g. pilots)")
+    k.add_argument("--label", action="append", default=None, metavar="TEXT",
+                   help="a legend label per --log (default: the log's folder name)")
     k = kind("kl", "the KL of each step, averaged over images", _run_kl)
     checkpoint(k)
     data(k)
@@ -245,6 +253,15 @@ def _run_animation(args) -> int:
 def _run_curves(args) -> int:
     out = _check_out(args)
     _save(plot_training_curves(args.log), out)
+    return 0
+
+
+def _run_quality(args) -> int:
+    out = _check_out(args)
+    labels = args.label or [path.parent.name for path in args.log]
+    if len(labels) != len(args.log):
+        raise ValueError(f"give one --label per --log ({len(args.log)}), got {len(labels)}")
+    _save(plot_time_to_quality(dict(zip(labels, args.log))), out)
     return 0
 
 

@@ -1,0 +1,69 @@
+"""Time to quality: the validation bound against CPU hours and against epochs, with anchors.
+
+How good a DRAW gets for the compute spent, from one or more ``log.jsonl`` files (a long run,
+or pilots side by side). The anchors are the figures this project measures itself against
+(``../shared/draw-spec.md``, the issue of the Table 2 campaign): the paper's bounds, the best
+public reproduction's, and the project's own first milestone.
+"""
+from __future__ import annotations
+
+from .layout import new_figure
+from .training_log import read_training_log
+
+#: (bound in nats, label, line style): horizontal lines on both panels.
+ANCHORS = ((80.97, "paper, with attention: 80.97", (0, (5, 3))),
+           (85.0, "first milestone: 85", (0, (1, 2))),
+           (87.40, "paper, without attention: 87.40", (0, (5, 2, 1, 2))))
+
+#: Points of the best public reproduction (jbornschein/draw issue 4): (epoch, bound, label).
+REPRODUCTION = ((50, 90.0, "< 90"), (200, 83.0, "< 83"), (300, 81.9, "81.9"))
+
+
+def plot_time_to_quality(logs: dict):
+    """Validation bound against CPU hours (left) and epochs (right).
+
+    Args:
+        logs: label -> path of a ``log.jsonl`` written by ``train`` (its epoch records need
+            ``cpu_s``, which ``train`` writes since the time budgets exist; older logs are
+            drawn against epochs only).
+    """
+    if not logs:
+        raise ValueError("name at least one training log")
+    fig = new_figure(12, 4.4, layout="constrained")
+    by_time, by_epoch = fig.subplots(1, 2, sharey=True)
+    highest = []
+    for i, (label, path) in enumerate(logs.items()):
+        _, epochs = read_training_log(path)
+        if not epochs:
+            raise ValueError(f"{path} has no epoch records yet (a validation bound comes at the "
+                             f"end of each epoch)")
+        bounds = [r["valid_bound"] for r in epochs]
+        highest.append(max(bounds))
+        by_epoch.plot([r["epoch"] for r in epochs], bounds, "o-", color=f"C{i}", markersize=3,
+                      linewidth=1.2, label=label)
+        timed = [(r["cpu_s"] / 3600, r["valid_bound"]) for r in epochs
+                 if isinstance(r.get("cpu_s"), (int, float))]
+        if timed:
+            hours, timed_bounds = zip(*timed)
+            by_time.plot(hours, timed_bounds, "o-", color=f"C{i}", markersize=3,
+                         linewidth=1.2, label=label)
+    for ax in (by_time, by_epoch):
+        for bound, text, style in ANCHORS:
+            ax.axhline(bound, color="0.35", linestyle=style, linewidth=0.9,
+                       label=text if ax is by_epoch else None)
+        ax.grid(alpha=0.3)
+    epochs, bounds, texts = zip(*REPRODUCTION)
+    by_epoch.plot(epochs, bounds, "k^", markersize=5,
+                  label="best public reproduction (jbornschein/draw #4)")
+    for epoch, bound, text in REPRODUCTION:
+        by_epoch.annotate(text, (epoch, bound), textcoords="offset points", xytext=(0, 6),
+                          ha="center", fontsize=7)
+    by_time.set_ylim(78, min(max(highest) + 5, 220))
+    by_time.set_xlabel("CPU hours of training (all sessions)")
+    by_epoch.set_xlabel("epoch")
+    by_time.set_ylabel("validation bound $L^x + L^z$ (nats)")
+    by_epoch.set_xscale("log")
+    by_time.legend(fontsize=8, loc="upper right")
+    by_epoch.legend(fontsize=7, loc="upper right")
+    fig.suptitle("DRAW on binarised MNIST: time to quality", fontsize=11)
+    return fig
