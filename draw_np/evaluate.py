@@ -174,6 +174,9 @@ def run(args) -> int:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
     if args.seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
+    for flag, value in (("--samples", args.samples), ("--batch-size", args.batch_size)):
+        if value < 1:
+            raise ValueError(f"{flag} must be an integer >= 1, got {value}")
     model = load_model(args.checkpoint)
     settings = load_checkpoint(args.checkpoint).meta.get("settings")
     dataset = (settings.get("dataset", "mnist") if isinstance(settings, dict) else "mnist")

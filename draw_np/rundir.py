@@ -106,7 +106,10 @@ class RunDir:
         by a kill) go; they will be written again. The rewrite is atomic."""
         if not self.log_path.exists():
             return
-        text = self.log_path.read_text(errors="replace")
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as exc:
+            raise TrainingError(f"cannot read the log {self.log_path}: {_describe(exc)}") from None
         kept, epochs_seen = [], set()
         for line in text.splitlines():
             try:

@@ -443,3 +443,35 @@ def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(train_module, "run", too_big)
     status, err = run_cli(["train", "--preset", "tiny"], capsys)
     assert status == 2 and len(err) == 1 and "not enough memory" in err[0]
+
+
+def test_a_log_that_cannot_be_written_or_read_is_one_line(tmp_path, fake_mnist, capsys,
+                                                          monkeypatch):
+    out = tmp_path / "run"
+    assert run_cli(["train", "--preset", "tiny", "--out", out, "--epochs", "3",
+                    "--max-steps", "1"], capsys)[0] == 0
+    (out / "log.jsonl").unlink()
+    (out / "log.jsonl").mkdir()  # a log that is a folder
+    status, err = run_cli(["train", "--preset", "tiny", "--out", out, "--resume"], capsys)
+    assert status == 2 and len(err) == 2 and "cannot read the log" in err[-1]
+    (out / "log.jsonl").rmdir()
+    import pathlib
+    real_open = pathlib.Path.open
+
+    def full_disk_for_logs(self, mode="r", *args, **kw):
+        if self.name == "log.jsonl" and "a" in mode:
+            raise OSError(28, "No space left on device")
+        return real_open(self, mode, *args, **kw)
+
+    monkeypatch.setattr(pathlib.Path, "open", full_disk_for_logs)
+    status, err = run_cli(["train", "--preset", "tiny", "--out", out, "--resume"], capsys)
+    assert status == 2 and "cannot write" in err[-1] and "No space left" in err[-1]
+    load_checkpoint(out / "checkpoint.npz")  # still loadable
+
+
+@pytest.mark.parametrize("flag", ["--samples", "--batch-size"])
+def test_evaluate_flags_below_one_are_named(tmp_path, capsys, flag):
+    model = DRAW(CONFIG)
+    save_checkpoint(tmp_path / "c.npz", model.params, model.config)
+    status, err = run_cli(["evaluate", tmp_path / "c.npz", flag, "0"], capsys)
+    assert status == 2 and err == [f"draw_np: error: {flag} must be an integer >= 1, got 0"]
