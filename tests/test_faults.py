@@ -22,7 +22,8 @@ from draw_np.model import DRAW
 from draw_np.presets import TrainSettings
 from draw_np.train import train
 
-from tests.test_train import CONFIG, DATA, SETTINGS, fake_mnist, quiet  # noqa: F401 (a fixture)
+from tests.test_train import (CONFIG, DATA, SETTINGS, fake_mnist,  # noqa: F401 (a fixture)
+                              interrupt_during_step, quiet)
 
 
 def log_records(folder):
@@ -356,33 +357,17 @@ def test_ctrl_c_before_the_handler_is_installed_is_one_line(monkeypatch, capsys)
 
 def test_a_second_ctrl_c_still_saves_and_a_third_stops_at_once(tmp_path, monkeypatch):
     whole = train(CONFIG, SETTINGS, DATA, tmp_path / "a", **quiet())
-    original = DRAW.loss_and_grads
-    calls = {"n": 0}
-
-    def interrupting(self, *args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)
-            os.kill(os.getpid(), signal.SIGINT)
-        return original(self, *args, **kw)
-
-    monkeypatch.setattr(DRAW, "loss_and_grads", interrupting)
+    interrupt_during_step(monkeypatch, 3, signals=2)
     lines = []
     stopped = train(CONFIG, SETTINGS, DATA, tmp_path / "b",
                     **dict(quiet(), print_fn=lines.append))
     assert stopped["interrupted"] and stopped["steps"] == 3
     assert any("already stopping" in line for line in lines)
-    monkeypatch.setattr(DRAW, "loss_and_grads", original)
+    monkeypatch.undo()
     rest = train(CONFIG, SETTINGS, DATA, tmp_path / "b", **quiet(resume=True))
     for name, value in whole["params"].items():
         np.testing.assert_array_equal(rest["params"][name], value, err_msg=name)
-
-    def thrice(self, *args, **kw):
-        for _ in range(3):
-            os.kill(os.getpid(), signal.SIGINT)
-        return original(self, *args, **kw)
-
-    monkeypatch.setattr(DRAW, "loss_and_grads", thrice)
+    interrupt_during_step(monkeypatch, 1, signals=3)
     with pytest.raises(KeyboardInterrupt):
         train(CONFIG, SETTINGS, DATA, tmp_path / "c", **quiet())
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

@@ -66,20 +66,27 @@ def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     assert steps == sorted(set(steps))  # no duplicated lines after the resume
 
 
-def test_ctrl_c_stops_after_the_step_saves_and_resumes_exactly(tmp_path, monkeypatch):
-    whole = train(CONFIG, SETTINGS, DATA, tmp_path / "a", **quiet())
+def interrupt_during_step(monkeypatch, step: int, signals: int = 1) -> None:
+    """Send SIGINT ``signals`` times in the middle of training step ``step`` (in its
+    ``loss_and_grads``, where an interrupt must not cut the step)."""
     original = DRAW.loss_and_grads
     calls = {"n": 0}
 
     def interrupting(self, *args, **kw):
         calls["n"] += 1
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGINT)  # arrives mid-step; must not cut the step
+        if calls["n"] == step:
+            for _ in range(signals):
+                os.kill(os.getpid(), signal.SIGINT)
         return original(self, *args, **kw)
 
     monkeypatch.setattr(DRAW, "loss_and_grads", interrupting)
+
+
+def test_ctrl_c_stops_after_the_step_saves_and_resumes_exactly(tmp_path, monkeypatch):
+    whole = train(CONFIG, SETTINGS, DATA, tmp_path / "a", **quiet())
+    interrupt_during_step(monkeypatch, 3)
     stopped = train(CONFIG, SETTINGS, DATA, tmp_path / "b", **quiet())
-    monkeypatch.setattr(DRAW, "loss_and_grads", original)
+    monkeypatch.undo()
     assert stopped["interrupted"] and stopped["steps"] == 3
     assert load_checkpoint(tmp_path / "b" / "checkpoint.npz").meta["progress"]["step"] == 3
     rest = train(CONFIG, SETTINGS, DATA, tmp_path / "b", **quiet(resume=True))
