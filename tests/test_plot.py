@@ -528,3 +528,116 @@ def test_a_failed_write_leaves_no_partial_figure(files, capsys, monkeypatch):
     assert_one_line_error(capsys, "cannot write", "No space left")
     assert out.read_bytes() == b"the previous figure"       # untouched
     assert [p.name for p in out.parent.iterdir()] == ["curves.png"]   # no temporary file left
+
+
+# ------------------------------------------------------------- colour and larger images
+COLOUR = DRAWConfig(H=8, W=9, T=3, enc_size=8, dec_size=8, z_size=2, read_n=2, write_n=3,
+                    channels=3)
+LARGE = DRAWConfig(H=60, W=60, T=2, enc_size=8, dec_size=8, z_size=2, read_n=2, write_n=5)
+
+
+def rgb(image):
+    """A (3, H, W) canvas as imshow shows it: (H, W, 3)."""
+    return np.moveaxis(image, 0, -1)
+
+
+def test_generation_shows_colour_canvases_in_rgb_with_the_write_glimpses():
+    drawing = tiny_model(COLOUR).generate(2)
+    assert drawing.canvases.shape == (COLOUR.T, 2, 3, 8, 9)
+    fig = plot.plot_generation(drawing, COLOUR)
+    assert len(fig.axes) == 2 * COLOUR.T
+    for k, ax in enumerate(fig.axes):
+        t, i = k % COLOUR.T, k // COLOUR.T
+        [image] = images(ax)
+        np.testing.assert_array_equal(image.get_array(), rgb(drawing.canvases[t, i]))
+        [rect] = rectangles(ax)
+        box = plot.glimpse_box(drawing.write_attention.gx[t, i], drawing.write_attention.gy[t, i],
+                               drawing.write_attention.delta[t, i], COLOUR.write_n)
+        assert rect.get_xy() == pytest.approx((box.x, box.y))
+
+
+def test_reconstruction_of_colour_images_shows_input_and_canvas_in_rgb():
+    model = tiny_model(COLOUR)
+    x = np.random.default_rng(8).random((2, 3, 8, 9))
+    drawing = model.reconstruct(x)
+    fig = plot.plot_reconstruction(x, drawing, COLOUR)
+    grid = np.array(fig.axes).reshape(4, COLOUR.T)
+    for i in range(2):
+        for t in range(COLOUR.T):
+            np.testing.assert_array_equal(images(grid[2 * i, t])[0].get_array(), rgb(x[i]))
+            np.testing.assert_array_equal(images(grid[2 * i + 1, t])[0].get_array(),
+                                          rgb(drawing.canvases[t, i]))
+            [read] = rectangles(grid[2 * i, t])
+            ra = drawing.read_attention
+            assert read.get_xy()[1] == pytest.approx(
+                ra.gy[t, i] - COLOUR.read_n * ra.delta[t, i] / 2 - 1)
+    with pytest.raises(ValueError, match=r"x must have shape \(2, 3, 8, 9\)"):
+        plot.plot_reconstruction(x[:, 0], drawing, COLOUR)
+
+
+def test_a_canvas_of_other_channels_is_refused_in_one_sentence():
+    with pytest.raises(ValueError, match=r"\(H, W\) grey or \(3, H, W\) colour"):
+        plot.plot_generation(Drawing(np.zeros((1, 1, 2, 8, 9)), None, None),
+                             DRAWConfig(H=8, W=9, T=1, channels=2, attention=False))
+
+
+def test_large_images_get_frames_with_enough_pixels_per_pixel():
+    drawing = tiny_model(LARGE).generate(2)
+    fig = plot.plot_generation(drawing, LARGE)
+    for ax in fig.axes:
+        width_px = ax.get_position().width * fig.get_size_inches()[0] * plot.DPI
+        assert width_px >= plot.MIN_ZOOM * 60 - 1e-6
+    # many steps do not shrink a 60 x 60 frame below that either, while 28 x 28 ones may
+    assert plot.layout.frame_size(64, 60) == pytest.approx(plot.MIN_ZOOM * 60 / plot.DPI)
+    assert plot.layout.frame_size(64, 28) == pytest.approx(0.38)
+    assert plot.layout.frame_size(3, 28) == pytest.approx(0.9)
+
+
+def test_large_image_glimpses_sit_where_the_attention_says():
+    drawing = Drawing(np.zeros((1, 1, 60, 60)), params(1, 1, gx=40, gy=20, sigma2=1.0, delta=3.0),
+                      None)
+    [ax] = plot.plot_generation(drawing, DRAWConfig(H=60, W=60, T=1, write_n=5)).axes
+    [rect] = rectangles(ax)
+    # side N δ = 15 centred on (40, 20) 1-based: corner (32.5 − 1, 12.5 − 1) on imshow's axes
+    assert rect.get_xy() == (31.5, 11.5) and rect.get_width() == 15.0
+
+
+@pytest.mark.parametrize("config", [COLOUR, LARGE], ids=["colour", "60x60"])
+def test_animation_of_colour_and_large_images(tmp_path, config):
+    drawing = tiny_model(config).generate(4)
+    path = plot.animate_generation(drawing, config, tmp_path / "a.gif", rows=2, cols=2)
+    with Image.open(path) as gif:
+        assert gif.n_frames == config.T
+        width = gif.size[0]
+    assert width >= 2 * plot.MIN_ZOOM * max(config.H, config.W)
+    if config.channels == 3:   # the frames are in colour: some pixel is neither grey nor red
+        with Image.open(path) as gif:
+            frame = np.asarray(gif.convert("RGB")).astype(int)
+        r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+        assert np.any((np.abs(r - g) > 20) & (np.abs(g - b) > 20) & (g > r))
+
+
+def test_plot_reconstruction_takes_the_checkpoints_data_set(tmp_path, monkeypatch, capsys):
+    """Without --data, a colour-MNIST checkpoint is shown its data set's test images."""
+    from draw_np.data import mnist
+    bits = {s: (np.random.default_rng(k).random((n, 28, 28)) > 0.7).astype(np.uint8)
+            for k, (s, n) in enumerate({"train": 10, "valid": 4, "test": 5}.items())}
+    monkeypatch.setattr(mnist, "load_mnist",
+                        lambda **kw: {k: v.astype(np.float32) for k, v in bits.items()})
+    config = DRAWConfig(T=2, enc_size=8, dec_size=8, z_size=2, read_n=2, write_n=3, channels=3)
+    model = tiny_model(config)
+    checkpoint = tmp_path / "colour.npz"
+    save_checkpoint(checkpoint, model.params, model.config,
+                    settings={"dataset": "colour-mnist"})
+    out = tmp_path / "r.png"
+    assert cli.main(["plot", "reconstruction", "--checkpoint", str(checkpoint), "--rows", "2",
+                     "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    assert (tmp_path / "cache" / "colour_mnist_seed0.npz").exists()
+    assert cli.main(["plot", "kl", "--checkpoint", str(checkpoint), "--cache-dir",
+                     str(tmp_path / "cache"), "--out", str(tmp_path / "kl.png")]) == 0
+    # a grey MNIST sample does not fit it: one line naming both shapes
+    capsys.readouterr()
+    assert cli.main(["plot", "reconstruction", "--checkpoint", str(checkpoint), "--data",
+                     str(plot_cli.DEFAULT_DATA), "--out", str(out)]) == 2
+    assert_one_line_error(capsys, "3x28x28", "28x28")

@@ -150,6 +150,12 @@ def _aligned(arrays: tuple) -> tuple:
 #: returns its DataSplits
 DATASETS = {
     "mnist": "draw_np.data.mnist",
+    # Two-digit and colour MNIST (made from MNIST), CIFAR-10 and SVHN (read from the files a
+    # user downloads, --data PATH).
+    "two-digit": "draw_np.data.two_digit",
+    "colour-mnist": "draw_np.data.colour_mnist",
+    "cifar10": "draw_np.data.cifar10",
+    "svhn": "draw_np.data.svhn",
 }
 
 

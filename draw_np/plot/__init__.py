@@ -8,8 +8,9 @@ What lives where (every name below is re-exported here):
 
 * :mod:`~draw_np.plot.geometry` — the paper's 1-based coordinates on ``imshow``'s axes:
   :func:`glimpse_box`, :func:`glimpse_line_width`, the read and write colours;
-* :mod:`~draw_np.plot.layout` — grids of square frames, the steps shown (:func:`choose_steps`)
-  and the limits on a figure's size (:data:`MAX_FRAMES`, :data:`MAX_SIDE_PIXELS`, :data:`MAX_PIXELS`);
+* :mod:`~draw_np.plot.layout` — grids of square frames sized to the images (:data:`MIN_ZOOM`),
+  grey or RGB, the steps shown (:func:`choose_steps`) and the limits on a figure's size
+  (:data:`MAX_FRAMES`, :data:`MAX_SIDE_PIXELS`, :data:`MAX_PIXELS`);
 * :mod:`~draw_np.plot.drawing` — :func:`plot_generation` (the paper's Figure 1; Figure 7
   without attention) and :func:`plot_reconstruction` (read glimpse in green on the input, write
   glimpse in red on the canvas);
@@ -28,13 +29,14 @@ from .filterbank import FilterSetting, paper_filter_settings, plot_filterbank, r
 from .geometry import (LINE_WIDTH_AT_UNIT_SIGMA, LINE_WIDTH_RANGE, READ_COLOUR, WRITE_COLOUR, Box,
                        glimpse_box, glimpse_line_width)
 from .kl import plot_kl_per_step
-from .layout import DPI, MAX_FRAMES, MAX_PIXELS, MAX_SIDE_PIXELS, choose_steps
+from .layout import DPI, MAX_FRAMES, MAX_PIXELS, MAX_SIDE_PIXELS, MIN_ZOOM, choose_steps
 from .training_log import EPOCH_FIELDS, STEP_FIELDS, read_training_log
 
 __all__ = [
     "ASSETS", "Box", "DEFAULT_CHECKPOINT", "DEFAULT_DATA", "DPI", "EPOCH_FIELDS", "FilterSetting",
     "HOLD_LAST_FRAME_S", "LINE_WIDTH_AT_UNIT_SIGMA", "LINE_WIDTH_RANGE", "MAX_FRAMES",
-    "MAX_PIXELS", "MAX_SIDE_PIXELS", "READ_COLOUR", "STEP_FIELDS", "WRITE_COLOUR", "add_parser",
+    "MAX_PIXELS", "MAX_SIDE_PIXELS", "MIN_ZOOM", "READ_COLOUR", "STEP_FIELDS", "WRITE_COLOUR",
+    "add_parser",
     "animate_generation", "choose_steps", "glimpse_box", "glimpse_line_width",
     "paper_filter_settings", "plot_filterbank", "plot_generation", "plot_kl_per_step",
     "plot_reconstruction", "plot_training_curves", "read_patch", "read_training_log",

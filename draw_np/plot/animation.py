@@ -8,8 +8,8 @@ import numpy as np
 
 from ..atomic import write_atomically
 from .geometry import WRITE_COLOUR
-from .layout import (add_glimpse, check_drawing, frame_grid, glimpse_at, move_glimpse,
-                     new_figure, show_image)
+from .layout import (add_glimpse, check_drawing, frame_grid, glimpse_at, least_frame_size,
+                     move_glimpse, new_figure, picture, show_image)
 
 #: How long an animation holds its last frame, in seconds.
 HOLD_LAST_FRAME_S = 1.5
@@ -30,7 +30,8 @@ def animate_generation(drawing, config, path, rows: int = 4, cols: int = 4, fps:
     """Write a GIF of a rows x cols grid of digits being drawn, one frame per step.
 
     Args:
-        drawing: ``model.generate(n)`` with ``n >= rows * cols``.  config: the model's config.
+        drawing: ``model.generate(n)`` with ``n >= rows * cols``, grey or colour (shown in
+            RGB).  config: the model's config.
         path: where to write the ``.gif`` (atomically: a failure leaves no partial file).
         fps: frames (steps) per second, at most :data:`MAX_FPS`; the last frame is held for
             :data:`HOLD_LAST_FRAME_S` seconds more.
@@ -51,7 +52,8 @@ def animate_generation(drawing, config, path, rows: int = 4, cols: int = 4, fps:
     check_fps(fps)
     path = Path(path)
     fig = new_figure(1, 1, facecolor="black")
-    axes = frame_grid(fig, [rows], [cols], 1.0, left_in=0.05, right_in=0.05, top_in=0.35,
+    frame = max(1.0, least_frame_size(max(config.H, config.W)))
+    axes = frame_grid(fig, [rows], [cols], frame, left_in=0.05, right_in=0.05, top_in=0.35,
                        bottom_in=0.05, gap=0.04)
     attention = drawing.write_attention
     images, rects = [], []
@@ -66,7 +68,7 @@ def animate_generation(drawing, config, path, rows: int = 4, cols: int = 4, fps:
     frames = []
     for t in range(T):
         for i, image in enumerate(images):
-            image.set_data(drawing.canvases[t, i])
+            image.set_data(picture(drawing.canvases[t, i]))
             if attention is not None:
                 move_glimpse(rects[i], *glimpse_at(attention, t, i), config.write_n)
         label.set_text(f"DRAW, step t = {t + 1} / {T}")

@@ -24,6 +24,9 @@ from .layout import DPI, check_grid
 ASSETS = Path(__file__).parent.parent / "assets"
 DEFAULT_CHECKPOINT = ASSETS / "quick.npz"     # a model trained with `train --preset quick`
 DEFAULT_DATA = ASSETS / "mnist_sample.npz"    # 100 binarised MNIST test digits
+#: How many test images of a checkpoint's data set a figure over "all the images" (``plot kl``)
+#: takes: as many as the bundled sample holds.
+DATASET_SAMPLE = 100
 
 
 def add_parser(subparsers) -> None:
@@ -50,8 +53,19 @@ def add_parser(subparsers) -> None:
 
     def data(k):
         k.add_argument("--data", type=Path, default=None, metavar="PATH",
-                       help="an .npz with 'images' (n, H, W) in [0, 1] (default: the bundled "
-                            "100 binarised MNIST test digits)")
+                       help="an .npz with 'images' (n, H, W) or (n, C, H, W) in [0, 1] (default: "
+                            "the bundled 100 binarised MNIST test digits)")
+
+    def dataset_images(k):
+        k.add_argument("--data", type=Path, default=None, metavar="PATH",
+                       help="an .npz with 'images' (n, H, W) or (n, C, H, W) in [0, 1] (default: "
+                            "the test images of the checkpoint's data set; for the bundled "
+                            "checkpoint, the bundled 100 binarised MNIST test digits)")
+        k.add_argument("--source", default=None, metavar="PATH",
+                       help="the files of the checkpoint's data set, as `train --data` takes "
+                            "them (needed for CIFAR-10 and SVHN, which are not cached)")
+        k.add_argument("--cache-dir", default=None, metavar="DIR",
+                       help="where decoded data is cached (default ~/.cache/draw_np)")
 
     def seed(k):
         k.add_argument("--seed", type=int, default=0, help="seed of the noise ε (default 0)")
@@ -69,7 +83,7 @@ def add_parser(subparsers) -> None:
     k = kind("reconstruction", "test digits reconstructed step by step, with the read and "
              "write glimpses", _run_reconstruction)
     checkpoint(k)
-    data(k)
+    dataset_images(k)
     k.add_argument("--rows", type=int, default=4,
                    help="show the first ROWS images of the data (default 4)")
     steps(k)
@@ -96,7 +110,7 @@ def add_parser(subparsers) -> None:
                    help="a legend label per --log (default: the log's folder name)")
     k = kind("kl", "the KL of each step, averaged over images", _run_kl)
     checkpoint(k)
-    data(k)
+    dataset_images(k)
     seed(k)
 
 
@@ -125,8 +139,27 @@ def _load_model(args):
     return load_model(path)
 
 
+def _images_for(args, model, n: int | None = None) -> np.ndarray:
+    """The first ``n`` images for ``model`` (all if None): those of --data, else the bundled
+    sample for the bundled checkpoint, else the test images of the data set the checkpoint was
+    trained on (:data:`DATASET_SAMPLE` of them if ``n`` is None)."""
+    if args.data is not None or args.checkpoint is None:
+        images = _load_images(args)
+        _check_sizes(model, images, args.data)
+        return images[:n]
+    from ..checkpoint import load_checkpoint
+    from ..data.dataset import load_dataset
+    settings = load_checkpoint(args.checkpoint).meta.get("settings")
+    name = settings.get("dataset", "mnist") if isinstance(settings, dict) else "mnist"
+    data = load_dataset(name, source=args.source, cache_dir=args.cache_dir,
+                        limit=DATASET_SAMPLE if n is None else n)
+    images = np.asarray(data.test[0], dtype=np.float64)
+    _check_sizes(model, images, f"the data set {name}")
+    return images
+
+
 def _load_images(args) -> np.ndarray:
-    """The (n, H, W) float images of --data, or of the bundled sample."""
+    """The (n, H, W) or (n, C, H, W) float images of --data, or of the bundled sample."""
     path = args.data
     if path is None:
         if not DEFAULT_DATA.is_file():
@@ -145,10 +178,11 @@ def _load_images(args) -> np.ndarray:
             images = contents["images"]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is not a readable .npz file of images ({exc})") from None
-    if images.ndim != 3 or len(images) == 0 or not (np.issubdtype(images.dtype, np.integer)
-                                                   or np.issubdtype(images.dtype, np.floating)):
-        raise ValueError(f"{path}: 'images' must be numbers of shape (n, H, W) with n >= 1, "
-                         f"got {images.dtype} {images.shape}")
+    if images.ndim not in (3, 4) or len(images) == 0 \
+            or not (np.issubdtype(images.dtype, np.integer)
+                    or np.issubdtype(images.dtype, np.floating)):
+        raise ValueError(f"{path}: 'images' must be numbers of shape (n, H, W) or (n, C, H, W) "
+                         f"with n >= 1, got {images.dtype} {images.shape}")
     images = images.astype(np.float64)
     if not (np.isfinite(images).all() and images.min() >= 0 and images.max() <= 1):
         raise ValueError(f"{path}: 'images' must have values in [0, 1] (bits, or grey levels "
@@ -156,11 +190,12 @@ def _load_images(args) -> np.ndarray:
     return images
 
 
-def _check_sizes(model, images, path) -> None:
-    c = model.config
-    if images.shape[1:] != (c.H, c.W):
-        raise ValueError(f"the checkpoint's model draws {c.H}x{c.W} images but the data "
-                         f"{path or DEFAULT_DATA} holds {images.shape[1]}x{images.shape[2]} images")
+def _check_sizes(model, images, where) -> None:
+    wanted = tuple(model.config.image_shape)
+    if images.shape[1:] != wanted:
+        size = lambda shape: "x".join(map(str, shape))
+        raise ValueError(f"the checkpoint's model draws {size(wanted)} images but "
+                         f"{where or DEFAULT_DATA} holds {size(images.shape[1:])} images")
 
 
 def _eps(model, n: int, seed: int):
@@ -217,9 +252,7 @@ def _run_reconstruction(args) -> int:
     model = _load_model(args)
     _check_steps(args, model)
     check_grid(args.rows, args.steps or model.config.T)   # before reconstructing that many
-    images = _load_images(args)
-    _check_sizes(model, images, args.data)
-    x = images[:args.rows]
+    x = _images_for(args, model, args.rows)
     drawing = model.reconstruct(x, eps=_eps(model, len(x), args.seed))
     _save(plot_reconstruction(x, drawing, model.config, steps=args.steps), out)
     return 0
@@ -268,8 +301,7 @@ def _run_quality(args) -> int:
 def _run_kl(args) -> int:
     out = _check_out(args)
     model = _load_model(args)
-    images = _load_images(args)
-    _check_sizes(model, images, args.data)
+    images = _images_for(args, model)
     terms = model.loss_terms(images, eps=_eps(model, len(images), args.seed))
     _save(plot_kl_per_step(terms.kl_per_step), out)
     return 0

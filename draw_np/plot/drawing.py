@@ -8,6 +8,11 @@ from .layout import (add_glimpse, check_drawing, check_rows, choose_steps, frame
                      frame_size, glimpse_at, new_figure, show_image, titles)
 
 
+def _frame(cols: int, config) -> float:
+    """Inches per frame for ``cols`` frames a row of this config's images."""
+    return frame_size(cols, max(config.H, config.W))
+
+
 def plot_generation(drawing, config, rows: int | None = None, steps: int | None = None):
     """Digits drawn step by step (the paper's Figure 1; Figure 7 without attention).
 
@@ -17,7 +22,8 @@ def plot_generation(drawing, config, rows: int | None = None, steps: int | None 
         rows: how many digits (rows) to show; all of the drawing's if None.
         steps: show this many evenly spaced steps ending with T; all T if None.
     Returns:
-        a Figure: one row per digit, one column per step, each frame ``σ(c_t)`` in grey with
+        a Figure: one row per digit, one column per step, each frame ``σ(c_t)`` (in grey, or
+        in RGB for a colour model) with
         the write glimpse of step t as a red square (none without attention). Squares are
         clipped to their frame, so a glimpse larger than the whole image (common early in
         training) shows no border at all.
@@ -25,7 +31,7 @@ def plot_generation(drawing, config, rows: int | None = None, steps: int | None 
     T, n = check_drawing(drawing, config)
     rows = check_rows(rows, n)
     shown = choose_steps(T, steps)
-    frame = frame_size(len(shown))
+    frame = _frame(len(shown), config)
     fig = new_figure(1, 1)
     axes = frame_grid(fig, [rows], [len(shown)], frame, left_in=0.1, top_in=0.75)
     attention = drawing.write_attention
@@ -49,7 +55,8 @@ def plot_reconstruction(x, drawing, config, rows: int | None = None, steps: int 
     """How DRAW reconstructs given images, glimpse by glimpse.
 
     Args:
-        x: (n, H, W) the images that were reconstructed, values in [0, 1].
+        x: (n, H, W) the images that were reconstructed, values in [0, 1]; (n, C, H, W) for a
+            colour model (shown in RGB).
         drawing: ``model.reconstruct(x)``.  config: the model's DRAWConfig.
         rows: how many of the images to show (all if None).
         steps: show this many evenly spaced steps ending with T; all T if None.
@@ -62,13 +69,13 @@ def plot_reconstruction(x, drawing, config, rows: int | None = None, steps: int 
     from .. import backend
     x = np.asarray(backend.to_numpy(x))
     T, n = check_drawing(drawing, config, need_read=config.attention)
-    if x.shape != (n, config.H, config.W):
-        raise ValueError(f"x must have shape (n, H, W) = ({n}, {config.H}, {config.W}) to match "
-                         f"the drawing, got {x.shape}")
+    if x.shape != (n,) + tuple(config.canvas_shape):
+        raise ValueError(f"x must have shape {(n,) + tuple(config.canvas_shape)} to match the "
+                         f"drawing, got {x.shape}")
     rows = check_rows(rows, n)
     shown = choose_steps(T, steps)
     read, write = drawing.read_attention, drawing.write_attention
-    frame = frame_size(len(shown) + (0 if config.attention else 1))
+    frame = _frame(len(shown) + (0 if config.attention else 1), config)
     fig = new_figure(1, 1)
     label = dict(fontsize=8 if frame > 0.5 else 6, rotation=0, ha="right", va="center")
     if config.attention:

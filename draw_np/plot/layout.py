@@ -20,6 +20,9 @@ MAX_FRAMES = 2500
 #: less than 2^16), and in all (10^8 pixels are 400 MB of RGBA while being drawn).
 MAX_SIDE_PIXELS = 2 ** 16 - 1
 MAX_PIXELS = 10 ** 8
+#: The fewest figure pixels per image pixel a frame may have at :data:`DPI`, so that a large
+#: image (60 x 60 two-digit MNIST) keeps its strokes when many steps share a row.
+MIN_ZOOM = 1.5
 
 
 def choose_steps(T: int, steps: int | None) -> list[int]:
@@ -67,9 +70,27 @@ def bare(ax) -> None:
         spine.set_visible(False)
 
 
+def picture(image) -> np.ndarray:
+    """An image as ``imshow`` takes it: (H, W) grey as it is, (3, H, W) colour as (H, W, 3) RGB.
+
+    Values are clipped to [0, 1] (``imshow`` clips RGB floats anyway, with a warning).
+    """
+    image = np.asarray(image)
+    if image.ndim == 2:
+        return image
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ValueError(f"an image to show must be (H, W) grey or (3, H, W) colour, got shape "
+                         f"{image.shape}")
+    return np.clip(np.moveaxis(image, 0, -1), 0.0, 1.0)
+
+
 def show_image(ax, image):
-    """An (H, W) image of values in [0, 1]: white ink on black, as in the paper."""
+    """An (H, W) grey image of values in [0, 1], white ink on black as in the paper, or a
+    (3, H, W) colour image in RGB."""
     bare(ax)
+    image = picture(image)
+    if image.ndim == 3:
+        return ax.imshow(image, interpolation="nearest")
     return ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
 
 
@@ -130,16 +151,26 @@ def frame_grid(fig, row_groups, col_groups, frame_in: float, *, left_in: float,
     return axes
 
 
-def frame_size(cols: int) -> float:
-    """Inches per frame: generous for a few steps, smaller for long runs (T = 64)."""
-    return float(np.clip(9.0 / cols, 0.38, 0.9))
+def least_frame_size(image_side: int) -> float:
+    """Inches a frame needs to show ``image_side`` pixels at :data:`MIN_ZOOM` figure pixels
+    each."""
+    return MIN_ZOOM * image_side / DPI
+
+
+def frame_size(cols: int, image_side: int = 28) -> float:
+    """Inches per frame: generous for a few steps, smaller for long runs (T = 64), never less
+    than an image of ``image_side`` pixels needs (:func:`least_frame_size`)."""
+    least = max(0.38, least_frame_size(image_side))
+    return float(np.clip(9.0 / cols, least, max(0.9, least)))
 
 
 def check_drawing(drawing, config, need_read: bool = False) -> tuple[int, int]:
-    """Check a Drawing against its config; return (T, n)."""
+    """Check a Drawing against its config; return (T, n). Canvases are (T, n, H, W) grey or
+    (T, n, C, H, W) for C channels (``config.canvas_shape``)."""
     canvases = np.asarray(drawing.canvases)
-    if canvases.ndim != 4 or canvases.shape[2:] != (config.H, config.W):
-        raise ValueError(f"drawing.canvases must have shape (T, n, {config.H}, {config.W}) "
+    shape = tuple(config.canvas_shape)
+    if canvases.ndim != 2 + len(shape) or canvases.shape[2:] != shape:
+        raise ValueError(f"drawing.canvases must have shape (T, n, {', '.join(map(str, shape))}) "
                          f"for this config, got {canvases.shape}")
     T, n = canvases.shape[:2]
     heads = [("write_attention", drawing.write_attention)]

@@ -1,0 +1,426 @@
+"""The data sets beyond MNIST: two-digit and colour MNIST (made from MNIST), CIFAR-10 and SVHN
+(read from the files a user downloads).
+
+No test needs the network: MNIST is replaced by a few made-up digits (``fake_mnist``), and
+CIFAR-10 and SVHN by small files written here in their official formats.
+"""
+import io
+import os
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from draw_np import cli
+from draw_np.data import cifar10, colour_mnist, mnist, svhn, two_digit
+from draw_np.data.dataset import load_dataset
+from draw_np.data.verify import array_sha256, file_md5
+from draw_np.errors import DataError
+from draw_np.presets import PRESETS
+
+SIZES = {"train": 40, "valid": 12, "test": 15}
+
+
+def blobs(n, seed):
+    """Made-up 28 x 28 binary 'digits': a filled rectangle of random size and place each."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 28, 28), dtype=np.uint8)
+    for i in range(n):
+        top, left = rng.integers(0, 14, size=2)
+        height, width = rng.integers(4, 14, size=2)
+        x[i, top:top + height, left:left + width] = 1
+    return x
+
+
+@pytest.fixture
+def fake_mnist(monkeypatch):
+    """Small made-up MNIST in place of the real loaders (the bits; grey levels 0 or 1)."""
+    bits = {split: blobs(n, k) for k, (split, n) in enumerate(SIZES.items())}
+    monkeypatch.setattr(mnist, "load_binarized_mnist", lambda **kw: bits)
+    monkeypatch.setattr(mnist, "load_mnist",
+                        lambda **kw: {k: v.astype(np.float32) for k, v in bits.items()})
+    return bits
+
+
+def messages():
+    said = []
+    return said, said.append
+
+
+# ------------------------------------------------------------------------- two-digit MNIST
+def test_two_digit_images_are_the_or_of_two_digits_at_the_drawn_corners():
+    first, pool = blobs(6, 1), blobs(9, 2)
+    images = two_digit.two_digit_images(first, pool, np.random.default_rng(3))
+    rng = np.random.default_rng(3)            # the same stream, in the documented order
+    second = pool[rng.integers(len(pool), size=6)]
+    corners = rng.integers(0, 60 - 28 + 1, size=(2, 6, 2))
+    assert images.shape == (6, 60, 60) and images.dtype == np.uint8
+    for k in range(6):
+        expected = np.zeros((60, 60), dtype=bool)
+        for digit, (row, col) in ((first[k], corners[0, k]), (second[k], corners[1, k])):
+            expected[row:row + 28, col:col + 28] |= digit.astype(bool)
+        np.testing.assert_array_equal(images[k], expected)
+
+
+def test_overlapping_pixels_are_on_not_two():
+    full = np.ones((500, 28, 28), dtype=np.uint8)
+    images = two_digit.two_digit_images(full, full[:1], np.random.default_rng(0))
+    assert set(np.unique(images)) == {0, 1}
+    on = images.reshape(500, -1).sum(axis=1)
+    assert on.min() >= 28 * 28 and on.max() <= 2 * 28 * 28
+    assert (on < 2 * 28 * 28).any()           # some pairs overlap, and count once
+
+
+def test_two_digit_positions_reach_every_edge_of_the_canvas():
+    dot = np.zeros((4000, 28, 28), dtype=np.uint8)
+    dot[:, 0, 0] = 1                          # a digit's top-left pixel marks its corner
+    images = two_digit.two_digit_images(dot, dot[:1], np.random.default_rng(1))
+    rows, cols = np.nonzero(images.any(axis=0))
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (0, 32, 0, 32)
+
+
+def test_two_digit_splits(tmp_path, fake_mnist):
+    data = load_dataset("two-digit", cache_dir=tmp_path)
+    assert data.name == "two-digit" and data.image_shape == (60, 60) and data.binary
+    assert data.train.size == SIZES["train"]
+    assert [a.shape for a in data.valid + data.test] == [(12, 60, 60), (15, 60, 60)]
+    assert (tmp_path / "two_digit_mnist_seed0.npz").exists()
+    again = load_dataset("two-digit", cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.test[0], data.test[0])
+    # each fixed image holds its own digit k of the split as its first digit
+    for k in range(12):
+        digit = fake_mnist["valid"][k]
+        assert any(np.array_equal(data.valid[0][k][r:r + 28, c:c + 28] & digit, digit)
+                   for r in range(33) for c in range(33))
+
+
+def test_two_digit_training_images_are_new_every_epoch_and_replayable(tmp_path, fake_mnist):
+    train = load_dataset("two-digit", cache_dir=tmp_path).train
+    first, second = (train.epoch(np.random.default_rng(s)) for s in (0, 1))
+    idx = np.arange(10)
+    [a], [b], [c] = first.batch(idx, 0), first.batch(idx, 0), second.batch(idx, 0)
+    assert a.shape == (10, 60, 60) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)       # a batch is a pure function of the epoch
+    assert not np.array_equal(a, c)           # another epoch places the digits anew
+    assert not np.array_equal(a, first.batch(idx, 1)[0])
+
+
+def test_two_digit_pin_refuses_other_images_for_the_reference_digits(tmp_path, fake_mnist,
+                                                                     monkeypatch):
+    # Declare the fake bits the reference ones: the images made from them must then have the
+    # pinned hashes, which they cannot.
+    spec = mnist._SPEC
+    reference = dict(spec.bits_sha256, **{s: array_sha256(fake_mnist[s]) for s in SIZES})
+    monkeypatch.setattr(mnist, "_SPEC", type(spec)(spec.sizes, spec.image_sha256,
+                                                   spec.label_sha256, reference))
+    with pytest.raises(DataError, match="two-digit MNIST .* differs from the recorded one"):
+        load_dataset("two-digit", cache_dir=tmp_path)
+
+
+def test_two_digit_refuses_dynamic_binarisation(tmp_path, fake_mnist):
+    with pytest.raises(ValueError, match="does not apply to two-digit"):
+        load_dataset("two-digit", cache_dir=tmp_path, dynamic=True)
+
+
+# --------------------------------------------------------------------------- colour MNIST
+def test_colour_images_mix_background_and_foreground_by_the_grey_level():
+    grey = np.zeros((1, 28, 28), dtype=np.uint8)
+    grey[0, 0, :3] = (0, 255, 51)
+    colours = np.array([[[10, 200, 255], [250, 0, 100]]], dtype=np.uint8)
+    x = colour_mnist.colour_images(grey, colours)
+    assert x.shape == (1, 3, 28, 28) and x.dtype == np.float32
+    b, f = colours[0, 0] / 255, colours[0, 1] / 255
+    np.testing.assert_allclose(x[0, :, 0, 0], b, rtol=1e-6)            # paper: background
+    np.testing.assert_allclose(x[0, :, 0, 1], f, rtol=1e-6)            # full ink: foreground
+    np.testing.assert_allclose(x[0, :, 0, 2], 0.8 * b + 0.2 * f, rtol=1e-6)
+    assert x.min() >= 0 and x.max() <= 1
+
+
+def test_colours_are_always_far_enough_apart():
+    colours = colour_mnist.draw_colours(5000, np.random.default_rng(0))
+    assert colours.shape == (5000, 2, 3) and colours.dtype == np.uint8
+    scaled = colours / 255.0
+    distance = np.linalg.norm(scaled[:, 1] - scaled[:, 0], axis=-1)
+    assert distance.min() >= colour_mnist.MIN_COLOUR_DISTANCE
+    # a plain draw has close pairs: those, and only those, were drawn again
+    plain = np.random.default_rng(0).integers(0, 256, size=(5000, 2, 3), dtype=np.uint8)
+    close = np.linalg.norm(plain[:, 1] / 255 - plain[:, 0] / 255, axis=-1) \
+        < colour_mnist.MIN_COLOUR_DISTANCE
+    assert close.any()
+    np.testing.assert_array_equal(colours[~close], plain[~close])
+
+
+def test_colour_mnist_splits_are_fixed_colour_digits(tmp_path, fake_mnist):
+    said, log = messages()
+    data = load_dataset("colour-mnist", cache_dir=tmp_path, log=log)
+    assert data.name == "colour-mnist" and data.image_shape == (3, 28, 28) and not data.binary
+    valid = data.valid[0]
+    assert valid.shape == (12, 3, 28, 28) and valid.dtype == np.float32
+    colours = np.load(tmp_path / "colour_mnist_seed0.npz")["valid"]
+    np.testing.assert_array_equal(valid, colour_mnist.colour_images(fake_mnist["valid"] * 255,
+                                                                     colours))
+    epoch = data.train.epoch(np.random.default_rng(0))
+    [batch] = epoch.batch(np.array([3, 0]), 0)
+    train_colours = np.load(tmp_path / "colour_mnist_seed0.npz")["train"]
+    np.testing.assert_array_equal(batch, colour_mnist.colour_images(
+        fake_mnist["train"][[3, 0]] * 255, train_colours[[3, 0]]))
+    again = load_dataset("colour-mnist", cache_dir=tmp_path, log=log)
+    np.testing.assert_array_equal(again.test[0], data.test[0])
+    assert sum("drawing the colours" in m for m in said) == 1     # the second load is cached
+
+
+def test_colour_mnist_pin_refuses_other_colours_for_the_reference_digits(tmp_path, fake_mnist,
+                                                                         monkeypatch):
+    spec = mnist._SPEC
+    reference = {s: array_sha256(fake_mnist[s] * 255) for s in SIZES}
+    monkeypatch.setattr(mnist, "_SPEC", type(spec)(spec.sizes, reference, spec.label_sha256,
+                                                   spec.bits_sha256))
+    with pytest.raises(DataError, match="colour MNIST .* differs from the recorded one"):
+        load_dataset("colour-mnist", cache_dir=tmp_path)
+
+
+# ------------------------------------------------------------------------------- CIFAR-10
+CIFAR_BATCH = 6                               # images per batch of the small copies
+
+
+def cifar_batch(seed, n=CIFAR_BATCH):
+    rng = np.random.default_rng(seed)
+    return {b"batch_label": b"training batch", b"labels": rng.integers(0, 10, n).tolist(),
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"filenames": [b"x_%d.png" % i for i in range(n)]}
+
+
+def write_cifar_folder(root, batches=None, protocol=2):
+    folder = root / cifar10.FOLDER
+    folder.mkdir(parents=True)
+    batches = batches or {}
+    for k, name in enumerate(cifar10.TRAIN_BATCHES + (cifar10.TEST_BATCH,)):
+        raw = batches.get(name, pickle.dumps(cifar_batch(k), protocol=protocol))
+        (folder / name).write_bytes(raw)
+    return folder
+
+
+def write_cifar_archive(root, **kw):
+    folder = write_cifar_folder(root / "unpacked", **kw)
+    archive = root / cifar10.ARCHIVE
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder, arcname=cifar10.FOLDER)
+    return archive
+
+
+@pytest.mark.parametrize("layout", ["folder", "parent folder", "archive", "archive's folder"])
+def test_cifar10_reads_the_official_formats(tmp_path, layout):
+    if layout.startswith("archive"):
+        path = write_cifar_archive(tmp_path, protocol=5)
+        path = path if layout == "archive" else path.parent
+    else:
+        path = write_cifar_folder(tmp_path)
+        path = path if layout == "folder" else path.parent
+    said, log = messages()
+    arrays = cifar10.load_cifar10(path, log=log)
+    n_train = 5 * CIFAR_BATCH
+    n_valid = n_train // 10
+    assert arrays["train"].shape == (n_train - n_valid, 3, 32, 32)
+    assert arrays["valid"].shape == (n_valid, 3, 32, 32)
+    assert arrays["test"].shape == (CIFAR_BATCH, 3, 32, 32)
+    first = cifar_batch(0)
+    # a row is the red, green and blue planes of 32 x 32 pixels, row-major
+    np.testing.assert_array_equal(arrays["train"][1, 0], first[b"data"][1, :1024].reshape(32, 32))
+    np.testing.assert_array_equal(arrays["train"][1, 2], first[b"data"][1, 2048:].reshape(32, 32))
+    np.testing.assert_array_equal(arrays["train_labels"][:CIFAR_BATCH], first[b"labels"])
+    np.testing.assert_array_equal(arrays["valid"], np.concatenate(
+        [cifar_batch(4)[b"data"][-n_valid:]]).reshape(n_valid, 3, 32, 32))
+    np.testing.assert_array_equal(arrays["test_labels"], cifar_batch(5)[b"labels"])
+    assert len(said) >= 1 and all("not of the official size" in m for m in said)
+
+
+def test_cifar10_splits_are_bytes_over_255(tmp_path):
+    folder = write_cifar_folder(tmp_path)
+    data = load_dataset("cifar10", source=folder, log=lambda m: None)
+    assert data.name == "cifar10" and data.image_shape == (3, 32, 32) and not data.binary
+    arrays = cifar10.load_cifar10(folder, log=lambda m: None)
+    np.testing.assert_array_equal(data.test[0], arrays["test"] / np.float32(255))
+    [batch] = data.train.epoch(np.random.default_rng(0)).batch(np.array([2, 1]), 0)
+    assert batch.dtype == np.float32
+    np.testing.assert_array_equal(batch, arrays["train"][[2, 1]] / np.float32(255))
+
+
+@pytest.mark.parametrize("kind", ["archive", "folder"])
+def test_cifar10_of_the_official_size_must_have_the_published_md5(tmp_path, monkeypatch, kind):
+    monkeypatch.setattr(cifar10, "OFFICIAL_BATCH_SIZE", CIFAR_BATCH)   # the copy counts as official
+    path = write_cifar_archive(tmp_path) if kind == "archive" else write_cifar_folder(tmp_path)
+    with pytest.raises(DataError, match="has the official CIFAR-10 sizes but MD5"):
+        cifar10.load_cifar10(path)
+    if kind == "archive":
+        monkeypatch.setattr(cifar10, "ARCHIVE_MD5", file_md5(path))
+    else:
+        monkeypatch.setattr(cifar10, "BATCH_MD5", {p.name: file_md5(p) for p in path.iterdir()})
+    said, log = messages()
+    assert len(cifar10.load_cifar10(path, log=log)["test"]) == CIFAR_BATCH and not said
+
+
+class RunsAShellCommand:
+    """What a malicious data file pickles: unpickling it would run ``touch MARKER``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("kind", ["archive", "folder"])
+def test_cifar10_refuses_a_pickle_that_would_run_code_and_runs_nothing(tmp_path, kind):
+    marker = tmp_path / "ran"
+    evil = pickle.dumps({b"data": RunsAShellCommand(marker), b"labels": [0]})
+    batches = {"data_batch_2": evil}
+    path = (write_cifar_archive(tmp_path, batches=batches) if kind == "archive"
+            else write_cifar_folder(tmp_path, batches=batches))
+    with pytest.raises(DataError, match="refusing to load a pickle that refers to .*system"):
+        cifar10.load_cifar10(path)
+    assert not marker.exists()
+
+
+def test_cifar10_bad_files_are_one_line_each(tmp_path):
+    def folder_with(name, batch=None):
+        raw = pickle.dumps({**cifar_batch(2), **batch}) if batch else b"this is not a pickle"
+        return write_cifar_folder(tmp_path / name, batches={"data_batch_3": raw})
+
+    cases = {
+        "not a pickle": (folder_with("junk"), "is not a readable CIFAR-10 batch"),
+        "wrong shape": (folder_with("shape", {b"data": np.zeros((6, 100), np.uint8)}),
+                        r"'data' of shape \(6, 100\)"),
+        "labels out of range": (folder_with("labels", {b"labels": [0, 1, 2, 3, 4, 10]}),
+                                "classes 0..9"),
+        "too few labels": (folder_with("few", {b"labels": [0, 1]}), "6 classes 0..9"),
+        "no data": (folder_with("nodata", {b"data": None}), "expected \\(n, 3072\\) uint8"),
+    }
+    archive = write_cifar_archive(tmp_path / "whole")
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
+    cases["truncated archive"] = (truncated, "is not a readable tar.gz archive")
+    (tmp_path / "empty").mkdir()
+    cases["empty folder"] = (tmp_path / "empty", "holds neither cifar-10-python.tar.gz")
+    cases["absent"] = (tmp_path / "absent", "there is no CIFAR-10 file or folder")
+    other = tmp_path / "other.tar.gz"
+    with tarfile.open(other, "w:gz") as tar:
+        tar.addfile(tarfile.TarInfo("readme.txt"), io.BytesIO(b""))
+    cases["another archive"] = (other, "lacks cifar-10-batches-py/data_batch_1")
+    for name, (path, message) in cases.items():
+        with pytest.raises(DataError, match=message) as error:
+            cifar10.load_cifar10(path, log=lambda m: None)
+        assert "\n" not in str(error.value), name
+
+
+def test_cifar10_without_files_says_where_to_get_them(capsys):
+    assert cli.main(["train", "--preset", "cifar10", "--max-steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "https://www.cs.toronto.edu/~kriz/cifar.html" in err and "--data" in err
+
+
+def test_cli_trains_a_small_colour_draw_on_cifar10_files(tmp_path, capsys):
+    folder = write_cifar_folder(tmp_path)
+    out = tmp_path / "run"
+    argv = ["train", "--preset", "cifar10", "--data", str(folder), "--out", str(out), "--T", "2",
+            "--enc-size", "8", "--dec-size", "8", "--z-size", "2", "--read-n", "2",
+            "--write-n", "2", "--batch-size", "9", "--epochs", "1"]
+    assert cli.main(argv) == 0
+    assert (out / "best.npz").exists()
+    assert cli.main(["evaluate", str(out / "best.npz"), "--data", str(folder), "--json"]) == 0
+    assert '"n": 6' in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------------- SVHN
+def svhn_arrays(n, seed):
+    rng = np.random.default_rng(seed)
+    return {"X": rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8),
+            "y": rng.integers(1, 11, (n, 1)).astype(np.uint8)}
+
+
+def write_svhn(folder, train=None, test=None):
+    savemat = pytest.importorskip("scipy.io").savemat
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, arrays in (("train_32x32.mat", train or svhn_arrays(30, 0)),
+                         ("test_32x32.mat", test or svhn_arrays(7, 1))):
+        savemat(folder / name, arrays)
+    return folder
+
+
+def test_svhn_reads_the_official_mat_files(tmp_path):
+    folder = write_svhn(tmp_path / "svhn")
+    said, log = messages()
+    arrays = svhn.load_svhn(folder / "test_32x32.mat", log=log)    # a file names its folder
+    train = svhn_arrays(30, 0)
+    assert arrays["train"].shape == (27, 3, 32, 32) and arrays["valid"].shape == (3, 3, 32, 32)
+    assert arrays["test"].shape == (7, 3, 32, 32)
+    # X is (row, column, channel, image); images are (image, channel, row, column)
+    np.testing.assert_array_equal(arrays["train"][4, 1], train["X"][:, :, 1, 4])
+    np.testing.assert_array_equal(arrays["valid"][0], train["X"][..., 27].transpose(2, 0, 1))
+    labels = train["y"][:, 0].astype(np.int64)
+    np.testing.assert_array_equal(arrays["train_labels"], np.where(labels == 10, 0, labels)[:27])
+    assert len(said) == 2 and all("not of the official size" in m for m in said)
+    data = load_dataset("svhn", source=folder, log=log)
+    assert data.image_shape == (3, 32, 32) and not data.binary
+    np.testing.assert_array_equal(data.valid[0], arrays["valid"] / np.float32(255))
+
+
+def test_svhn_of_the_official_size_must_have_the_published_md5(tmp_path, monkeypatch):
+    folder = write_svhn(tmp_path / "svhn")
+    monkeypatch.setattr(svhn, "OFFICIAL_SIZES", {"train": 30, "test": 7})
+    with pytest.raises(DataError, match="has the official SVHN sizes but MD5"):
+        svhn.load_svhn(folder)
+    monkeypatch.setattr(svhn, "FILE_MD5", {s: file_md5(folder / n) for s, n in svhn.FILES.items()})
+    said, log = messages()
+    assert len(svhn.load_svhn(folder, log=log)["test"]) == 7 and not said
+
+
+def test_svhn_bad_files_are_one_line_each(tmp_path):
+    cases = {
+        "no X": (dict(y=np.ones((7, 1))), "lacks the variable X"),
+        "wrong shape": (dict(X=np.zeros((28, 28, 3, 7), np.uint8), y=np.ones((7, 1))),
+                        r"X of shape \(28, 28, 3, 7\)"),
+        "label 11": (dict(svhn_arrays(7, 1), y=np.full((7, 1), 11)), "labels 1..10"),
+        "label 0": (dict(svhn_arrays(7, 1), y=np.zeros((7, 1))), "labels 1..10"),
+    }
+    for name, (test, message) in cases.items():
+        folder = write_svhn(tmp_path / name.replace(" ", "_"), test=test)
+        with pytest.raises(DataError, match=message) as error:
+            svhn.load_svhn(folder, log=lambda m: None)
+        assert "\n" not in str(error.value), name
+    junk = write_svhn(tmp_path / "junk")
+    (junk / "test_32x32.mat").write_bytes(b"not a MATLAB file at all" * 10)
+    with pytest.raises(DataError, match="is not a readable MATLAB v5 file"):
+        svhn.load_svhn(junk)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="lacks train_32x32.mat, test_32x32.mat.*"
+                                        "ufldl.stanford.edu/housenumbers"):
+        svhn.load_svhn(tmp_path / "empty")
+
+
+def test_svhn_without_scipy_names_the_package_to_install(tmp_path, monkeypatch):
+    (tmp_path / "train_32x32.mat").write_bytes(b"x")
+    (tmp_path / "test_32x32.mat").write_bytes(b"x")
+    monkeypatch.setitem(__import__("sys").modules, "scipy.io", None)   # import fails
+    with pytest.raises(DataError, match="needs SciPy.*pip install scipy"):
+        svhn.load_svhn(tmp_path)
+
+
+# -------------------------------------------------------------------------------- presets
+@pytest.mark.parametrize("name, shape, dataset", [
+    ("two-digit", (60, 60), "two-digit"), ("colour-mnist", (3, 28, 28), "colour-mnist"),
+    ("svhn", (3, 32, 32), "svhn"), ("cifar10", (3, 32, 32), "cifar10")])
+def test_presets_of_the_new_data_sets(name, shape, dataset):
+    config, settings = PRESETS[name]
+    assert config.image_shape == shape and settings.dataset == dataset
+
+
+def test_the_paper_models_of_table_3():
+    svhn_config, cifar_config = PRESETS["svhn"][0], PRESETS["cifar10"][0]
+    assert (svhn_config.T, svhn_config.enc_size, svhn_config.dec_size, svhn_config.z_size,
+            svhn_config.read_n, svhn_config.write_n) == (32, 800, 800, 100, 12, 12)
+    assert (cifar_config.T, cifar_config.enc_size, cifar_config.dec_size, cifar_config.z_size,
+            cifar_config.read_n, cifar_config.write_n) == (64, 400, 400, 200, 5, 5)
+    two = PRESETS["two-digit"][0]
+    assert (two.T, two.enc_size, two.z_size, two.read_n, two.write_n) == (64, 256, 100, 2, 5)
