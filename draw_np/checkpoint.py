@@ -37,6 +37,14 @@ class Checkpoint(NamedTuple):
     optim_state: dict   # key -> host array or number (empty if none was saved)
     meta: dict          # everything else from the JSON header
 
+    @property
+    def dataset(self) -> str:
+        """The data set the model was trained on: its training settings' ``dataset``, or
+        ``"mnist"`` for checkpoints from before data sets had names (or without settings)."""
+        settings = self.meta.get("settings")
+        name = settings.get("dataset", "mnist") if isinstance(settings, dict) else "mnist"
+        return name if isinstance(name, str) else "mnist"
+
 
 def save_checkpoint(path, params: dict, config, optim_state: dict | None = None,
                     **meta) -> None:

@@ -27,6 +27,13 @@ import numpy as np
 from . import backend
 
 
+#: What L^x + L^z means on a data set of grey levels (colour images; spec, "Images with C
+#: channels"): printed wherever the figure is.
+GREY_LEVELS_NOTE = ("note: this data set holds grey levels, not bits, so L^x + L^z is the "
+                    "cross-entropy of eq. 9 against them (as the paper reports for colour "
+                    "images), not a bound on a likelihood")
+
+
 class EvalResult(NamedTuple):
     """DRAW's figures on a set of images (what ``DRAW.evaluate`` returns)."""
     n: int                 # images evaluated
@@ -178,9 +185,8 @@ def run(args) -> int:
         if value < 1:
             raise ValueError(f"{flag} must be an integer >= 1, got {value}")
     model = load_model(args.checkpoint)
-    settings = load_checkpoint(args.checkpoint).meta.get("settings")
-    dataset = (settings.get("dataset", "mnist") if isinstance(settings, dict) else "mnist")
-    data = load_dataset(dataset, source=args.data, cache_dir=args.cache_dir, limit=args.limit)
+    data = load_dataset(load_checkpoint(args.checkpoint).dataset, source=args.data,
+                        cache_dir=args.cache_dir, limit=args.limit)
     if tuple(data.image_shape) != tuple(model.config.image_shape):
         raise ValueError(f"the checkpoint's model takes "
                          f"{'x'.join(map(str, model.config.image_shape))} images, the data set "
@@ -198,4 +204,6 @@ def run(args) -> int:
                               checkpoint=str(args.checkpoint))))
     else:
         print(result.format(args.split))
+        if not data.binary and model.figure_name == "bound":
+            print(GREY_LEVELS_NOTE)
     return 0

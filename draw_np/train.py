@@ -335,8 +335,11 @@ class _Loop:
             self.save(self.run_dir.best, with_optimiser=False, valid_figure=valid.figure,
                       valid=valid.summary())
         self.save()
+        name = self.model.figure_name
+        if not self.data.binary and name == "bound":
+            name = "cross-entropy (grey levels: see evaluate)"
         self.print(f"epoch {self.state.epoch}/{self.settings.epochs}: train loss "
-                   f"{record['train_loss']:.2f}, validation {self.model.figure_name} "
+                   f"{record['train_loss']:.2f}, validation {name} "
                    f"{valid.figure:.2f} {self.model.figure_unit}{' (best)' if improved else ''}  "
                    f"[{self.clocks(self.state).train_s / 60:.1f} min]")
 

@@ -149,8 +149,7 @@ def _images_for(args, model, n: int | None = None) -> np.ndarray:
         return images[:n]
     from ..checkpoint import load_checkpoint
     from ..data.dataset import load_dataset
-    settings = load_checkpoint(args.checkpoint).meta.get("settings")
-    name = settings.get("dataset", "mnist") if isinstance(settings, dict) else "mnist"
+    name = load_checkpoint(args.checkpoint).dataset
     data = load_dataset(name, source=args.source, cache_dir=args.cache_dir,
                         limit=DATASET_SAMPLE if n is None else n)
     images = np.asarray(data.test[0], dtype=np.float64)
