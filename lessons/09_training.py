@@ -10,14 +10,18 @@
 #   * how to train the real thing: `python -m draw_np train --preset quick|paper`.
 
 # %%
+import inspect
 import tempfile
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from draw_np.model import DRAW
+import draw_np.model
+import draw_np.presets
+from draw_np.model import DRAW, INIT_STD
 from draw_np.optim import Adam, clip_by_global_norm
 from draw_np.plot import plot_training_curves
 from draw_np.presets import preset
@@ -30,10 +34,12 @@ lesson = Lesson("Lesson 9: training")
 # %% [markdown]
 # ## Data and a small model
 #
-# The `tiny` preset: T = 4 glimpses, LSTMs of 32, z of 4, read 2 x 2, write 3 x 3. Small
-# enough to train in seconds, big enough to show the loss falling. Weight matrices start
-# small, N(0, 0.01^2), and c_0 at zero: the first canvas is grey (sigmoid(0) = 0.5 everywhere),
-# which costs log 2 nats per pixel, 784 log 2 = 543 nats per image.
+# The `tiny` preset: $T = 4$ glimpses, LSTMs of 32, $z$ of 4, read 2 x 2, write 3 x 3. Small
+# enough to train in seconds, big enough to show the loss falling. Weight matrices start as
+# $\mathcal N(0, s^2)$ with $s$ = `draw_np.model.INIT_STD` (printed below, with the library's
+# reason for it: the spec's 0.01 makes the decoder ignore $z$ in a short run), and $c_0$ at
+# zero: the first canvas is grey ($\sigma(0) = 0.5$ everywhere), which costs $\log 2$ nats per
+# pixel, $784 \log 2 = 543$ nats per image.
 
 # %%
 lesson.step("Data and a small model")
@@ -45,6 +51,15 @@ else:                                                   # the bundled 100: hold 
 config, settings = preset("tiny")
 model = DRAW(config, seed=0)
 print(f"  {len(train_x)} training images from {source}; {config}")
+source = inspect.getsource(draw_np.model).splitlines()    # the library says why, above INIT_STD
+line = next(k for k, text in enumerate(source) if text.startswith("INIT_STD ="))
+why = []
+while source[line - 1 - len(why)].startswith("#:"):
+    why.insert(0, source[line - 1 - len(why)][2:].strip())
+print(f"  weights start as N(0, {INIT_STD}^2). Why, in draw_np/model.py's words:")
+print(textwrap.indent(textwrap.fill(" ".join(why), 88), "    "))
+std = float(np.std(model.params["enc.W"]))
+assert abs(std - INIT_STD) < 0.1 * INIT_STD, std
 
 # %% [markdown]
 # ## Adam by hand, once
@@ -132,7 +147,7 @@ lesson.save(fig, "09_training_curve.png")
 # and writes DIR/checkpoint.npz (latest), DIR/best.npz (best validation) and DIR/log.jsonl.
 # It resumes exactly after an interruption (Ctrl-C saves). From a terminal:
 #     python -m draw_np train --preset tiny        # seconds: a smoke test
-#     python -m draw_np train --preset quick       # ~10 min on 2 cores: draws digits
+#     python -m draw_np train --preset quick       # minutes (printed below): draws digits
 #     python -m draw_np train --preset paper       # the paper's model: many hours on a CPU,
 #                                                  #   use --backend cupy on a GPU
 #     python -m draw_np train --preset quick --resume          # continue runs/quick
@@ -142,6 +157,8 @@ lesson.save(fig, "09_training_curve.png")
 
 # %%
 lesson.step("The real thing: draw_np.train and `python -m draw_np train`")
+for text in draw_np.presets.__doc__.split("\n* ")[1:]:     # the presets, as the library says
+    print("  * " + " ".join(text.split()))
 with tempfile.TemporaryDirectory() as run_dir:
     small = DataSplits.of_arrays(train_x[:5000], valid_x)
     short = replace(settings, epochs=2, batch_size=20 if small.train.size < 1000 else 50)

@@ -23,8 +23,8 @@ from draw_np.checkpoint import load_checkpoint, load_model
 from draw_np.evaluate import evaluate_bound
 from draw_np.lstm import lstm_forward
 from draw_np.model import DRAW
-from draw_np.plot import (animate_generation, plot_generation, plot_kl_per_step,
-                          plot_reconstruction)
+from draw_np.plot import (animate_generation, generation_animation, plot_generation,
+                          plot_kl_per_step, plot_reconstruction)
 from draw_np.readwrite import write_attention_forward, write_forward
 from _common import CHECKPOINT_PATH, Lesson, load_sample_digits
 
@@ -93,9 +93,10 @@ lesson.save(plot_generation(drawing, c, **shown), "10_generation.png")
 
 # %%
 side = 2 if lesson.fast else 4
-gif = animate_generation(model.generate(side * side, eps=Random(1).normal(
-    (c.T, side * side, c.z_size), model.dtype)), c, lesson.out / "10_generation.gif", side, side)
+grid = model.generate(side * side, eps=Random(1).normal((c.T, side * side, c.z_size), model.dtype))
+gif = animate_generation(grid, c, lesson.out / "10_generation.gif", side, side)
 print(f"  [animation saved: {gif}]")
+lesson.animation(generation_animation(grid, c, side, side), "10_generation.html")
 
 # %% [markdown]
 # ## Reconstruction: the read and write glimpses
