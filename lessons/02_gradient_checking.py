@@ -1,17 +1,16 @@
-"""Lesson 2: gradient checking, the test every hand-written backward pass must pass.
+# %% [markdown]
+# # Lesson 2: gradient checking, the test every hand-written backward pass must pass
+#
+# What you will learn:
+#   * central differences, (f(x + h) - f(x - h)) / 2h, and why they beat one-sided ones;
+#   * why the check runs in float64 (with float32 the rounding error swamps the answer);
+#   * how to check a function with many outputs: a random upstream gradient dout and the scalar
+#     L = sum(out * dout), and the relative error max|a - b| / max(1e-8, max|a| + max|b|);
+#   * that dout = all ones can hide a transposed gradient, and a random dout catches it.
+#
+# Every backward pass in draw_np is checked this way (draw_np/gradcheck.py); the lessons that
+# follow use the same checker.
 
-What you will learn:
-  * central differences, (f(x + h) - f(x - h)) / 2h, and why they beat one-sided ones;
-  * why the check runs in float64 (with float32 the rounding error swamps the answer);
-  * how to check a function with many outputs: a random upstream gradient dout and the scalar
-    L = sum(out * dout), and the relative error max|a - b| / max(1e-8, max|a| + max|b|);
-  * that dout = all ones can hide a transposed gradient, and a random dout catches it.
-
-Every backward pass in draw_np is checked this way (draw_np/gradcheck.py); the lessons that
-follow use the same checker.
-
-Run:  python lessons/02_gradient_checking.py [--pause] [--fast] [--out DIR] [--show]
-"""
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,18 +19,21 @@ from draw_np.gradcheck import check_gradients, numerical_gradient, rel_error
 from draw_np.linear import linear_backward, linear_forward
 from _common import Lesson
 
-lesson = Lesson(__doc__)
+lesson = Lesson("Lesson 2: gradient checking, the test every hand-written backward pass must pass")
+
+# %% [markdown]
+# ## Central differences, and the step size h
+#
+# The derivative of f at x is the slope of a very short chord. The one-sided chord
+#     (f(x + h) - f(x)) / h              has error O(h)   (the curvature term survives),
+# the centred one
+#     (f(x + h) - f(x - h)) / 2h         has error O(h^2) (the curvature terms cancel).
+# But h cannot be tiny: f is only known to about machine epsilon (1e-16 in float64, 6e-8 in
+# float32), and the division by h magnifies that rounding error by 1/h. We try f = sin at
+# x = 1, whose derivative cos(1) we know exactly, for h from 1e-1 down to 1e-12.
 
 # %%
-lesson.step("Central differences, and the step size h", """
-    The derivative of f at x is the slope of a very short chord. The one-sided chord
-        (f(x + h) - f(x)) / h              has error O(h)   (the curvature term survives),
-    the centred one
-        (f(x + h) - f(x - h)) / 2h         has error O(h^2) (the curvature terms cancel).
-    But h cannot be tiny: f is only known to about machine epsilon (1e-16 in float64, 6e-8 in
-    float32), and the division by h magnifies that rounding error by 1/h. We try f = sin at
-    x = 1, whose derivative cos(1) we know exactly, for h from 1e-1 down to 1e-12.
-""")
+lesson.step("Central differences, and the step size h")
 hs = 10.0 ** -np.arange(1, 13)
 errors = {}
 for dtype in (np.float64, np.float32):
@@ -60,15 +62,18 @@ ax.set_title("too big: truncation error; too small: rounding error")
 ax.legend()
 lesson.save(fig, "02_step_size.png")
 
+# %% [markdown]
+# ## Many inputs and outputs: a random upstream gradient
+#
+# A layer maps arrays to arrays. Backprop is handed dout = dL/dout from above and returns
+# dL/dinput. To check it, fix a random dout and define the scalar
+#     L = sum(out * dout),        so that  dL/dout = dout   exactly.
+# Then nudge each input element by +-h and take central differences of L. We do this by
+# hand for the weights of the affine map y = x W + b (whose backward says dW = x^T dy),
+# and compare with draw_np.gradcheck.numerical_gradient, which does the same loop.
+
 # %%
-lesson.step("Many inputs and outputs: a random upstream gradient", """
-    A layer maps arrays to arrays. Backprop is handed dout = dL/dout from above and returns
-    dL/dinput. To check it, fix a random dout and define the scalar
-        L = sum(out * dout),        so that  dL/dout = dout   exactly.
-    Then nudge each input element by +-h and take central differences of L. We do this by
-    hand for the weights of the affine map y = x W + b (whose backward says dW = x^T dy),
-    and compare with draw_np.gradcheck.numerical_gradient, which does the same loop.
-""")
+lesson.step("Many inputs and outputs: a random upstream gradient")
 rng = np.random.default_rng(0)
 x, W, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
 dout = rng.standard_normal((4, 4))
@@ -90,14 +95,17 @@ assert err_by_hand == rel_error(dW, num_dW)
 print(f"  relative error of dW = x^T dy: {err_by_hand:.1e}   (a single op should be < 1e-7)")
 assert err_by_hand < 1e-7
 
+# %% [markdown]
+# ## A checker that catches a transposed gradient
+#
+# Now a buggy backward: it uses dy^T where it should use dy (an easy slip when the batch
+# size equals the output size, because the shapes still fit). We run the checker twice:
+# with dout = all ones, and with a random dout. With all ones, dy^T == dy, so the bug is
+# invisible and the check passes. A random dout weights every output element differently,
+# so the transposed gradient cannot hide. This is why every check here uses a random dout.
+
 # %%
-lesson.step("A checker that catches a transposed gradient", """
-    Now a buggy backward: it uses dy^T where it should use dy (an easy slip when the batch
-    size equals the output size, because the shapes still fit). We run the checker twice:
-    with dout = all ones, and with a random dout. With all ones, dy^T == dy, so the bug is
-    invisible and the check passes. A random dout weights every output element differently,
-    so the transposed gradient cannot hide. This is why every check here uses a random dout.
-""")
+lesson.step("A checker that catches a transposed gradient")
 
 
 def buggy_linear_backward(dy, cache):
@@ -124,15 +132,18 @@ assert with_ones["W"] < 1e-7          # fooled
 assert with_random["W"] > 1e-2        # caught
 assert with_random["x"] < 1e-7 and with_random["b"] < 1e-7   # and it names the culprit
 
+# %% [markdown]
+# ## The rules, as draw_np applies them
+#
+# * float64 everywhere in a check (numerical_gradient refuses float32 arrays);
+# * h = 1e-6, central differences;
+# * a random upstream gradient, and every parameter randomised, biases too;
+# * relative error below ~1e-7 for one op, ~1e-5 for the whole unrolled model;
+# * a hard assert, never a print.
+# The checker perturbs the arrays in place, so f must read them (not copies of them).
+
 # %%
-lesson.step("The rules, as draw_np applies them", """
-    * float64 everywhere in a check (numerical_gradient refuses float32 arrays);
-    * h = 1e-6, central differences;
-    * a random upstream gradient, and every parameter randomised, biases too;
-    * relative error below ~1e-7 for one op, ~1e-5 for the whole unrolled model;
-    * a hard assert, never a print.
-    The checker perturbs the arrays in place, so f must read them (not copies of them).
-""")
+lesson.step("The rules, as draw_np applies them")
 try:
     numerical_gradient(lambda: x, x.astype(np.float32), dout)
 except ValueError as exc:

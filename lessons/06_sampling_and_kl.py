@@ -1,16 +1,15 @@
-"""Lesson 6: the latent variables. Reparameterised sampling and the KL term (eqs. 1-2, 6, 11).
+# %% [markdown]
+# # Lesson 6: the latent variables. Reparameterised sampling and the KL term (eqs. 1-2, 6, 11)
+#
+# What you will learn:
+#   * the encoder emits a mean mu and a LOG STANDARD DEVIATION log sigma (eqs. 1-2);
+#   * the reparameterisation z = mu + sigma * eps (eq. 6): randomness comes in as an argument,
+#     so z is a plain differentiable function and its gradient can be checked;
+#   * the closed-form KL(N(mu, sigma^2) || N(0, I)) = sum 1/2 (mu^2 + sigma^2 - log sigma^2 - 1)
+#     (eq. 11), checked against a Monte-Carlo estimate made with the library's own sampler;
+#   * the log sigma / log sigma^2 mix-up: a bug gradient checks cannot see, and how the
+#     Monte-Carlo test of meaning catches it.
 
-What you will learn:
-  * the encoder emits a mean mu and a LOG STANDARD DEVIATION log sigma (eqs. 1-2);
-  * the reparameterisation z = mu + sigma * eps (eq. 6): randomness comes in as an argument,
-    so z is a plain differentiable function and its gradient can be checked;
-  * the closed-form KL(N(mu, sigma^2) || N(0, I)) = sum 1/2 (mu^2 + sigma^2 - log sigma^2 - 1)
-    (eq. 11), checked against a Monte-Carlo estimate made with the library's own sampler;
-  * the log sigma / log sigma^2 mix-up: a bug gradient checks cannot see, and how the
-    Monte-Carlo test of meaning catches it.
-
-Run:  python lessons/06_sampling_and_kl.py [--pause] [--fast] [--out DIR] [--show]
-"""
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
@@ -20,20 +19,23 @@ from draw_np.gaussian import kl_backward, kl_forward, sample_backward, sample_fo
 from draw_np.gradcheck import check_gradients
 from _common import Lesson
 
-lesson = Lesson(__doc__)
+lesson = Lesson("Lesson 6: the latent variables")
 rng = np.random.default_rng(0)
 show = lambda errors: ", ".join(f"{k}: {v:.0e}" for k, v in errors.items())
 n, k = 3, 4
 mu, logsigma = rng.standard_normal((n, k)), 0.5 * rng.standard_normal((n, k))
 
+# %% [markdown]
+# ## Reparameterised sampling (eq. 6)
+#
+# To train through a random sample, write it as a deterministic function of the parameters
+# and of noise drawn elsewhere:
+#     z = mu + sigma * eps,    sigma = exp(log sigma),    eps ~ N(0, I)             (6)
+# Then dz/dmu = 1 and dz/d(log sigma) = sigma * eps. draw_np.gaussian.sample_forward takes
+# eps as an argument; the caller draws it (the model, from draw_np.backend.Random).
+
 # %%
-lesson.step("Reparameterised sampling (eq. 6)", """
-    To train through a random sample, write it as a deterministic function of the parameters
-    and of noise drawn elsewhere:
-        z = mu + sigma * eps,    sigma = exp(log sigma),    eps ~ N(0, I)             (6)
-    Then dz/dmu = 1 and dz/d(log sigma) = sigma * eps. draw_np.gaussian.sample_forward takes
-    eps as an argument; the caller draws it (the model, from draw_np.backend.Random).
-""")
+lesson.step("Reparameterised sampling (eq. 6)")
 eps = Random(1).normal((n, k), "float64")
 z, cache = sample_forward(mu, logsigma, eps)
 assert np.allclose(z, mu + np.exp(logsigma) * eps)
@@ -53,14 +55,17 @@ print(f"  {many} samples with mu = 0.7, sigma = 0.3: mean {samples.mean():.4f}, 
 assert abs(samples.mean() - 0.7) < 5 * 0.3 / np.sqrt(many)
 assert abs(samples.std() - 0.3) < 5 * 0.3 / np.sqrt(2 * many)   # the sampler's std is sigma
 
+# %% [markdown]
+# ## The KL term in closed form (eq. 11)
+#
+# The latent loss of one step compares Q(z | x) = N(mu, sigma^2) with the prior N(0, I):
+#     KL = sum_k 1/2 (mu^2 + sigma^2 - log sigma^2 - 1)                              (11)
+# With log sigma as the network's output: sigma^2 = exp(2 log sigma), log sigma^2 = 2 log sigma.
+# Its gradients: dKL/dmu = mu,  dKL/d(log sigma) = sigma^2 - 1. KL is 0 exactly when
+# mu = 0 and sigma = 1: a latent that carries no information about x costs nothing.
+
 # %%
-lesson.step("The KL term in closed form (eq. 11)", """
-    The latent loss of one step compares Q(z | x) = N(mu, sigma^2) with the prior N(0, I):
-        KL = sum_k 1/2 (mu^2 + sigma^2 - log sigma^2 - 1)                              (11)
-    With log sigma as the network's output: sigma^2 = exp(2 log sigma), log sigma^2 = 2 log sigma.
-    Its gradients: dKL/dmu = mu,  dKL/d(log sigma) = sigma^2 - 1. KL is 0 exactly when
-    mu = 0 and sigma = 1: a latent that carries no information about x costs nothing.
-""")
+lesson.step("The KL term in closed form (eq. 11)")
 kl, kl_cache = kl_forward(mu, logsigma)
 assert np.allclose(kl, 0.5 * (mu ** 2 + np.exp(2 * logsigma) - 2 * logsigma - 1).sum(axis=1))
 dkl = rng.standard_normal(n)
@@ -70,14 +75,17 @@ print(f"  by hand == kl_forward; gradient check: {show(errors)}")
 assert max(errors.values()) < 1e-7
 assert np.allclose(kl_forward(np.zeros((1, k)), np.zeros((1, k)))[0], 0)
 
+# %% [markdown]
+# ## The closed form against Monte Carlo
+#
+# KL is an expectation: KL = E_{z ~ Q}[log Q(z) - log P(z)]. So we can estimate it by
+# sampling z with the library's sampler and averaging
+#     log Q(z) - log P(z) = sum_k [ -1/2 eps^2 - log sigma ] - [ -1/2 z^2 ]
+# (the log 2 pi terms cancel). If the sampler's sigma and the formula's sigma^2 are the same
+# sigma, the average converges to the closed form.
+
 # %%
-lesson.step("The closed form against Monte Carlo", """
-    KL is an expectation: KL = E_{z ~ Q}[log Q(z) - log P(z)]. So we can estimate it by
-    sampling z with the library's sampler and averaging
-        log Q(z) - log P(z) = sum_k [ -1/2 eps^2 - log sigma ] - [ -1/2 z^2 ]
-    (the log 2 pi terms cancel). If the sampler's sigma and the formula's sigma^2 are the same
-    sigma, the average converges to the closed form.
-""")
+lesson.step("The closed form against Monte Carlo")
 one_mu, one_logsigma = mu[:1], logsigma[:1]
 eps = Random(3).normal((many, k), "float64")
 z, _ = sample_forward(np.repeat(one_mu, many, 0), np.repeat(one_logsigma, many, 0), eps)
@@ -87,14 +95,17 @@ closed = kl_forward(one_mu, one_logsigma)[0][0]
 print(f"  closed form {closed:.4f}   Monte Carlo {mc:.4f} +- {stderr:.4f}  ({many} samples)")
 assert abs(mc - closed) < 4 * stderr
 
+# %% [markdown]
+# ## The classic bug: log sigma where the formula wants log sigma^2
+#
+# Suppose the KL code believes the network emits s = log sigma^2 (a common convention), while
+# the sampler uses s as log sigma. The KL becomes 1/2 (mu^2 + exp(s) - s - 1), and its
+# backward pass, 1/2 (exp(s) - 1), is the correct derivative of that wrong formula. So the
+# gradient check PASSES. Only a test of meaning sees it: the Monte Carlo estimate, made with
+# the sampler the model really uses, disagrees by many standard errors.
+
 # %%
-lesson.step("The classic bug: log sigma where the formula wants log sigma^2", """
-    Suppose the KL code believes the network emits s = log sigma^2 (a common convention), while
-    the sampler uses s as log sigma. The KL becomes 1/2 (mu^2 + exp(s) - s - 1), and its
-    backward pass, 1/2 (exp(s) - 1), is the correct derivative of that wrong formula. So the
-    gradient check PASSES. Only a test of meaning sees it: the Monte Carlo estimate, made with
-    the sampler the model really uses, disagrees by many standard errors.
-""")
+lesson.step("The classic bug: log sigma where the formula wants log sigma^2")
 
 
 def wrong_kl(mu, s):

@@ -5,6 +5,7 @@ display. A tiny model with image sides that differ (8 x 9) keeps them fast and e
 swapped x and y.
 """
 import json
+import re
 import subprocess
 import sys
 
@@ -241,6 +242,35 @@ def test_animation_needs_enough_digits(tmp_path):
         plot.animate_generation(tiny_model().generate(4), CONFIG, tmp_path / "a.gif")
 
 
+def embedded_frames(html: str) -> list:
+    """The PNG frames (base64) that matplotlib's JavaScript player embeds, in order."""
+    return re.findall(r'"data:image/png;base64,([^"]*)"', html)
+
+
+def test_html_animation_plays_every_step_then_holds_the_last():
+    fps = 10
+    animation = plot.generation_animation(tiny_model().generate(6), CONFIG, rows=2, cols=3,
+                                          fps=fps)
+    html = animation.to_jshtml()
+    assert "<script" in html
+    frames = embedded_frames(html)
+    held = fps * plot.HOLD_LAST_FRAME_S
+    assert len(frames) == CONFIG.T + held
+    assert len(set(frames[:CONFIG.T])) == CONFIG.T          # every step shows something new
+    assert set(frames[CONFIG.T - 1:]) == {frames[-1]}       # ... and the last one is held
+
+
+def test_html_animation_checks_its_grid():
+    with pytest.raises(ValueError, match="needs 16 digits"):
+        plot.generation_animation(tiny_model().generate(4), CONFIG)
+
+
+def test_library_figures_show_inline_in_jupyter():
+    """IPython shows an object with ``_repr_png_`` as that PNG: a cell ending in a figure."""
+    fig = plot.plot_generation(tiny_model().generate(2), CONFIG)
+    assert isinstance(fig, Figure) and fig._repr_png_()[:8] == PNG_MAGIC
+
+
 # ----------------------------------------------------------------------- curves and KL
 def write_log(path, lines):
     path.write_text("\n".join(l if isinstance(l, str) else json.dumps(l) for l in lines) + "\n")
@@ -351,6 +381,16 @@ def test_plot_command_writes_a_gif_with_T_frames(files, capsys):
     assert out.read_bytes()[:6] == b"GIF89a"
     with Image.open(out) as gif:
         assert gif.n_frames == CONFIG.T
+    assert capsys.readouterr().out.strip() == str(out)
+
+
+def test_plot_command_writes_an_html_page_that_plays_the_drawing(files, capsys):
+    out = files["dir"] / "drawing.html"
+    assert cli.main(["plot", "animation", "--checkpoint", files["checkpoint"], "--rows", "1",
+                     "--cols", "2", "--fps", "4", "--out", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<script" in page
+    assert len(embedded_frames(page)) == CONFIG.T + 4 * plot.HOLD_LAST_FRAME_S
     assert capsys.readouterr().out.strip() == str(out)
 
 

@@ -1,8 +1,8 @@
 """Pictures of DRAW at work, and the ``plot`` command that draws them from a checkpoint.
 
 Each figure is a function that returns a matplotlib :class:`~matplotlib.figure.Figure`; the
-caller saves it (``fig.savefig("out.png")``). Nothing here opens a window or picks a GUI
-backend, and matplotlib is imported inside the functions, so ``import draw_np.plot`` is cheap.
+caller saves it (``fig.savefig("out.png")``), and Jupyter shows it inline. Nothing here opens a
+window or picks a GUI backend, and matplotlib is imported inside the functions, so ``import draw_np.plot`` is cheap.
 
 What lives where (every name below is re-exported here):
 
@@ -16,12 +16,16 @@ What lives where (every name below is re-exported here):
   glimpse in red on the canvas);
 * :mod:`~draw_np.plot.filterbank` — :func:`plot_filterbank`, the paper's Figure 3;
 * :mod:`~draw_np.plot.animation` — :func:`animate_generation`, a GIF of digits being drawn;
+  :func:`generation_animation` and :func:`animation_page`, the same as HTML with a JavaScript player;
 * :mod:`~draw_np.plot.training_log` — :func:`read_training_log`, the records of a ``log.jsonl``;
 * :mod:`~draw_np.plot.curves` — :func:`plot_training_curves` from that log;
+* :mod:`~draw_np.plot.quality` — :func:`plot_time_to_quality`, the bound against CPU hours
+  and epochs with the paper's figures marked;
 * :mod:`~draw_np.plot.kl` — :func:`plot_kl_per_step`, which steps carry information;
 * :mod:`~draw_np.plot.cli` — the ``plot`` command (``add_parser``), which writes atomically.
 """
-from .animation import HOLD_LAST_FRAME_S, animate_generation
+from .animation import (HOLD_LAST_FRAME_S, animate_generation, animation_page,
+                        generation_animation)
 from .cli import ASSETS, DEFAULT_CHECKPOINT, DEFAULT_DATA, add_parser
 from .curves import plot_training_curves
 from .drawing import plot_generation, plot_reconstruction
@@ -29,6 +33,7 @@ from .filterbank import FilterSetting, paper_filter_settings, plot_filterbank, r
 from .geometry import (LINE_WIDTH_AT_UNIT_SIGMA, LINE_WIDTH_RANGE, READ_COLOUR, WRITE_COLOUR, Box,
                        glimpse_box, glimpse_line_width)
 from .kl import plot_kl_per_step
+from .quality import plot_time_to_quality
 from .layout import DPI, MAX_FRAMES, MAX_PIXELS, MAX_SIDE_PIXELS, MIN_ZOOM, choose_steps
 from .training_log import EPOCH_FIELDS, STEP_FIELDS, read_training_log
 
@@ -36,8 +41,9 @@ __all__ = [
     "ASSETS", "Box", "DEFAULT_CHECKPOINT", "DEFAULT_DATA", "DPI", "EPOCH_FIELDS", "FilterSetting",
     "HOLD_LAST_FRAME_S", "LINE_WIDTH_AT_UNIT_SIGMA", "LINE_WIDTH_RANGE", "MAX_FRAMES",
     "MAX_PIXELS", "MAX_SIDE_PIXELS", "MIN_ZOOM", "READ_COLOUR", "STEP_FIELDS", "WRITE_COLOUR",
-    "add_parser",
-    "animate_generation", "choose_steps", "glimpse_box", "glimpse_line_width",
-    "paper_filter_settings", "plot_filterbank", "plot_generation", "plot_kl_per_step",
-    "plot_reconstruction", "plot_training_curves", "read_patch", "read_training_log",
+    "add_parser", "animate_generation", "animation_page", "choose_steps", "generation_animation",
+    "glimpse_box", "glimpse_line_width", "paper_filter_settings", "plot_filterbank",
+    "plot_generation", "plot_kl_per_step", "plot_reconstruction", "plot_time_to_quality",
+    "plot_training_curves",
+    "read_patch", "read_training_log",
 ]

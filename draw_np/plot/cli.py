@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_atomically
-from .animation import animate_generation, check_fps
+from .animation import animate_generation, animation_page, check_fps, generation_animation
 from .curves import plot_training_curves
 from .drawing import plot_generation, plot_reconstruction
 from .filterbank import plot_filterbank
@@ -35,16 +35,16 @@ def add_parser(subparsers) -> None:
         "plot", help="draw figures: generation, reconstruction, attention, curves",
         description="Draw a figure from a checkpoint (default: the bundled quick model) or a "
                     "training log, and write it to --out. Kinds: generation (the paper's "
-                    "Figure 1), reconstruction, filterbank (Figure 3), animation (a GIF), "
-                    "curves (DIR/log.jsonl), quality (time to quality from logs), kl (the KL of each "
-                    "step).")
+                    "Figure 1), reconstruction, filterbank (Figure 3), animation (a GIF, or an "
+                    "HTML page that plays in a browser), curves (DIR/log.jsonl), quality (time "
+                    "to quality from logs), kl (the KL of each step).")
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND", parser_class=type(p))
 
-    def kind(name, help, func, out_suffix=".png"):
+    def kind(name, help, func, out_suffixes=(".png",)):
         k = kinds.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".")
         k.add_argument("--out", type=Path, required=True, metavar="FILE",
-                       help=f"where to write the figure (a {out_suffix} file)")
-        k.set_defaults(func=func, out_suffix=out_suffix)
+                       help=f"where to write the figure (a {_suffixes(out_suffixes)} file)")
+        k.set_defaults(func=func, out_suffixes=out_suffixes)
         return k
 
     def checkpoint(k):
@@ -93,7 +93,8 @@ def add_parser(subparsers) -> None:
     data(k)
     k.add_argument("--index", type=int, default=0, help="which image of the data (default 0)")
     k.add_argument("--n", type=int, default=12, dest="N", help="grid side N (default 12)")
-    k = kind("animation", "a GIF of a grid of digits being drawn", _run_animation, ".gif")
+    k = kind("animation", "a GIF of a grid of digits being drawn (or, with --out PAGE.html, a "
+             "web page that plays it)", _run_animation, (".gif", ".html"))
     checkpoint(k)
     k.add_argument("--rows", type=int, default=4, help="rows of digits (default 4)")
     k.add_argument("--cols", type=int, default=4, help="columns of digits (default 4)")
@@ -114,13 +115,17 @@ def add_parser(subparsers) -> None:
     seed(k)
 
 
+def _suffixes(suffixes: tuple) -> str:
+    """``.png``, or ``.gif or .html``: the kinds of file a figure can be written as."""
+    return " or ".join(suffixes)
+
+
 def _check_out(args) -> Path:
-    out = args.out
-    if out.suffix.lower() != args.out_suffix:
-        raise ValueError(f"--out must name a {args.out_suffix} file for `plot {args.kind}`, "
-                         f"got {out}")
+    out, wanted = args.out, _suffixes(args.out_suffixes)
+    if out.suffix.lower() not in args.out_suffixes:
+        raise ValueError(f"--out must name a {wanted} file for `plot {args.kind}`, got {out}")
     if out.is_dir():
-        raise ValueError(f"--out {out} is a folder; name a {args.out_suffix} file (in it)")
+        raise ValueError(f"--out {out} is a folder; name a {wanted} file (in it)")
     blocking = next((folder for folder in out.parents if folder.exists() and not folder.is_dir()),
                     None)
     if blocking is not None:
@@ -277,7 +282,13 @@ def _run_animation(args) -> int:
     n = args.rows * args.cols
     drawing = model.generate(n, eps=_eps(model, n, args.seed))
     with _writing(out):
-        animate_generation(drawing, model.config, out, args.rows, args.cols, args.fps)
+        if out.suffix.lower() == ".html":
+            animation = generation_animation(drawing, model.config, args.rows, args.cols,
+                                             args.fps)
+            page = animation_page(animation, f"DRAW drawing {n} digits")
+            write_atomically(out, lambda f: f.write(page.encode("utf-8")))
+        else:
+            animate_generation(drawing, model.config, out, args.rows, args.cols, args.fps)
     print(out)
     return 0
 

@@ -1,10 +1,13 @@
 """Grids of frames: figure and axes making, the choice of steps shown, and size limits.
 
 Figures are made with ``matplotlib.figure.Figure`` directly, which renders headless and picks
-no GUI backend; matplotlib is imported inside the functions, so importing the package is cheap.
+no GUI backend (and shows inline in Jupyter, :func:`new_figure`); matplotlib is imported inside
+the functions, so importing the package is cheap.
 """
 from __future__ import annotations
 
+import functools
+import io
 import math
 
 import numpy as np
@@ -57,9 +60,24 @@ def check_figure_size(width_in: float, height_in: float) -> None:
                          f"fewer rows or steps")
 
 
-def new_figure(width_in: float, height_in: float, **kwargs):
+@functools.cache
+def _shown_figure_class():
+    """``Figure`` with ``_repr_png_``: Jupyter shows it inline when it is a cell's last
+    expression (IPython's rich display), as it shows pyplot's figures, though pyplot never
+    tracks it. Made once, on first use, so that importing this module imports no matplotlib."""
     from matplotlib.figure import Figure  # a Figure needs no pyplot and no GUI backend
-    return Figure(figsize=(width_in, height_in), **kwargs)
+
+    class ShownFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", bbox_inches="tight")
+            return buffer.getvalue()
+
+    return ShownFigure
+
+
+def new_figure(width_in: float, height_in: float, **kwargs):
+    return _shown_figure_class()(figsize=(width_in, height_in), **kwargs)
 
 
 def bare(ax) -> None:
