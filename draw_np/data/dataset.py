@@ -150,6 +150,7 @@ def _aligned(arrays: tuple) -> tuple:
 #: returns its DataSplits
 DATASETS = {
     "mnist": "draw_np.data.mnist",
+    "cluttered": "draw_np.data.cluttered",
 }
 
 
