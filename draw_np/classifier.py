@@ -348,5 +348,5 @@ class AttentionClassifier:
                                             c.H, c.W)
                     + linear_matmul_shapes("lstm", n, c.read_size + c.size, 4 * c.size))
         return ([(label, rows, inner, cols, count * c.T)
-                 for label, rows, inner, cols, count in per_step]
+                 for label, rows, inner, cols, count in per_step if count]   # no image gradient
                 + linear_matmul_shapes("out", n, c.size, c.classes))
