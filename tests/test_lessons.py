@@ -32,6 +32,7 @@ FIGURES = {
     "10_generation_and_glimpses.py": ["10_generation.png", "10_generation.gif",
                                       "10_reconstruction.png", "10_kl_per_step.png"],
     "11_gpu_backend.py": [],
+    "12_attention_classifier.py": ["12_gradient_paths.png", "12_training.png", "12_glimpses.png"],
 }
 
 LESSONS = sorted(p.name for p in LESSONS_DIR.glob("[0-9]*.py"))

@@ -47,8 +47,9 @@ def plot_classifier_glimpses(images, labels, predicted, glimpses, config):
         config: the model's :class:`draw_np.classifier.ClassifierConfig`.
     Returns:
         a Figure. Glimpse t is drawn in colour t of :data:`STEP_COLOURS` on the image and around
-        its patch (thicker border = sharper filters); each row says the true and the predicted
-        class, green when they agree and red when they do not.
+        its patch (thicker border = sharper filters); each patch is shown scaled to its
+        brightest pixel (a wide glimpse averages ink away). Each row says the true and the
+        predicted class, green when they agree and red when they do not.
     """
     import matplotlib
     images, labels, predicted = np.asarray(images), np.asarray(labels), np.asarray(predicted)
@@ -78,7 +79,7 @@ def plot_classifier_glimpses(images, labels, predicted, glimpses, config):
             add_glimpse(ax, attention.gx[t, i], attention.gy[t, i], attention.sigma2[t, i],
                         attention.delta[t, i], N, colours[t])
             patch = axes[i, 1 + t]
-            _show(patch, patches[t, i])
+            _show(patch, patches[t, i] / max(float(patches[t, i].max()), 1e-12))
             for spine in patch.spines.values():
                 spine.set_visible(True)
                 spine.set_edgecolor(colours[t])
@@ -88,6 +89,6 @@ def plot_classifier_glimpses(images, labels, predicted, glimpses, config):
         if i == 0:
             ax.set_title("image, glimpses", fontsize=8, pad=3)
     titles(fig, f"The attention classifier's {T} glimpses of {N} x {N}",
-           "each glimpse's square in the colour of its step; right: the patch it read; "
-           "labels green when right, red when wrong")
+           "each glimpse's square in the colour of its step; right: the patch it read (scaled "
+           "to its brightest pixel); labels green when right, red when wrong")
     return fig
