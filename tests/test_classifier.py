@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from draw_np import backend as B
 from draw_np import cli
 from draw_np.checkpoint import load_model, save_checkpoint
 from draw_np.classifier import AttentionClassifier, ClassifierConfig
@@ -22,11 +23,11 @@ CONFIGS = [
 
 
 def randomised(config, seed=0, scale=0.5):
-    """A float64 model with every parameter random, biases and h0 too."""
+    """A float64 model on the current backend with every parameter random, biases and h0 too."""
     model = AttentionClassifier(config, dtype="float64")
     rng = np.random.default_rng(seed)
     for name, value in model.params.items():
-        model.params[name] = scale * rng.standard_normal(value.shape)
+        model.params[name] = B.xp().asarray(scale * rng.standard_normal(value.shape))
     return model
 
 
@@ -83,7 +84,7 @@ def test_the_first_glimpse_sees_the_whole_image():
 
 # ----------------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("config", CONFIGS, ids=["grey", "colour", "N=1"])
-def test_finite_differences_of_every_parameter(config):
+def test_finite_differences_of_every_parameter(backend, config):
     model = randomised(config)
     x, labels = batch(config)
     _, grads = model.loss_and_grads(x, labels)
@@ -102,6 +103,19 @@ def test_agrees_with_the_torch_oracle(config):
     assert loss == pytest.approx(oracle_loss, rel=1e-12)
     errors = {k: rel_error(grads[k], oracle[k]) for k in grads}
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_a_batch_is_its_examples_one_at_a_time(backend):
+    """Examples do not interact: the batch's loss and gradients are the means of each one's."""
+    model = randomised(CONFIGS[1])
+    x, labels = batch(CONFIGS[1], n=3)
+    loss, grads = model.loss_and_grads(x, labels)
+    alone = [model.loss_and_grads(x[i:i + 1], labels[i:i + 1]) for i in range(3)]
+    assert loss == pytest.approx(np.mean([a[0] for a in alone]), rel=1e-12)
+    for name, grad in grads.items():
+        np.testing.assert_allclose(B.to_numpy(grad), np.mean([B.to_numpy(a[1][name])
+                                                              for a in alone], axis=0),
+                                   rtol=1e-10, atol=1e-14, err_msg=name)
 
 
 def test_grey_images_may_carry_their_one_channel():
