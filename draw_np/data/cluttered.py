@@ -26,10 +26,11 @@ The splits:
   run makes the very same batches;
 * **valid**, **test**: fixed, one image per digit of the 10,000 validation and 10,000 test
   digits (in their order), with placements drawn once from :data:`CLUTTER_SEED`. Only the
-  placements are cached (``cache_dir/cluttered_mnist_seed0.npz``, under 2 MB, verified by
+  placements are cached (``cache_dir/cluttered_mnist_seed0.npz``, 3.4 MB, verified by
   :func:`~draw_np.data.derived.load_derived` and pinned by their sha256); the images are
-  rendered from them and the verified MNIST bytes on every load, in about a second. In memory
-  each fixed split is 10,000 x 100 x 100 float32, 400 MB.
+  rendered from them and the verified MNIST bytes on every load, about 2 s per split on one
+  core (the images themselves, uint8, would be 100 MB per split). In memory each fixed split
+  is 10,000 x 100 x 100 float32, 400 MB.
 """
 from __future__ import annotations
 
