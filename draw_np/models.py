@@ -28,6 +28,7 @@ from .errors import CheckpointError
 #: kind -> (module, model class, config class)
 KINDS = {
     "draw": ("draw_np.model", "DRAW", "DRAWConfig"),
+    "classifier": ("draw_np.classifier", "AttentionClassifier", "ClassifierConfig"),
 }
 
 #: The kind of a checkpoint written before kinds were recorded: all of them were DRAW models.

@@ -35,6 +35,7 @@ FIGURES = {
                                       "10_generation.html", "10_reconstruction.png",
                                       "10_kl_per_step.png"],
     "11_gpu_backend.py": [],
+    "12_attention_classifier.py": ["12_gradient_paths.png", "12_training.png", "12_glimpses.png"],
     "13_heads_and_channels.py": [],
 }
 

@@ -156,6 +156,7 @@ DATASETS = {
     "colour-mnist": "draw_np.data.colour_mnist",
     "cifar10": "draw_np.data.cifar10",
     "svhn": "draw_np.data.svhn",
+    "cluttered": "draw_np.data.cluttered",
 }
 
 

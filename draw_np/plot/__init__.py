@@ -22,10 +22,13 @@ What lives where (every name below is re-exported here):
 * :mod:`~draw_np.plot.quality` — :func:`plot_time_to_quality`, the bound against CPU hours
   and epochs with the paper's figures marked;
 * :mod:`~draw_np.plot.kl` — :func:`plot_kl_per_step`, which steps carry information;
+* :mod:`~draw_np.plot.classifier` — :func:`plot_classifier_glimpses`, where the attention
+  classifier looked and what it read, right and wrong (:func:`choose_examples`);
 * :mod:`~draw_np.plot.cli` — the ``plot`` command (``add_parser``), which writes atomically.
 """
 from .animation import (HOLD_LAST_FRAME_S, animate_generation, animation_page,
                         generation_animation)
+from .classifier import choose_examples, plot_classifier_glimpses
 from .cli import ASSETS, DEFAULT_CHECKPOINT, DEFAULT_DATA, add_parser
 from .curves import plot_training_curves
 from .drawing import plot_generation, plot_reconstruction
@@ -41,9 +44,9 @@ __all__ = [
     "ASSETS", "Box", "DEFAULT_CHECKPOINT", "DEFAULT_DATA", "DPI", "EPOCH_FIELDS", "FilterSetting",
     "HOLD_LAST_FRAME_S", "LINE_WIDTH_AT_UNIT_SIGMA", "LINE_WIDTH_RANGE", "MAX_FRAMES",
     "MAX_PIXELS", "MAX_SIDE_PIXELS", "MIN_ZOOM", "READ_COLOUR", "STEP_FIELDS", "WRITE_COLOUR",
-    "add_parser", "animate_generation", "animation_page", "choose_steps", "generation_animation",
-    "glimpse_box", "glimpse_line_width", "paper_filter_settings", "plot_filterbank",
-    "plot_generation", "plot_kl_per_step", "plot_reconstruction", "plot_time_to_quality",
-    "plot_training_curves",
-    "read_patch", "read_training_log",
+    "add_parser", "animate_generation", "animation_page", "choose_examples", "choose_steps",
+    "generation_animation", "glimpse_box", "glimpse_line_width", "paper_filter_settings",
+    "plot_classifier_glimpses", "plot_filterbank", "plot_generation", "plot_kl_per_step",
+    "plot_reconstruction", "plot_time_to_quality", "plot_training_curves", "read_patch",
+    "read_training_log",
 ]

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..atomic import write_atomically
 from .animation import animate_generation, animation_page, check_fps, generation_animation
+from .classifier import choose_examples, plot_classifier_glimpses
 from .curves import plot_training_curves
 from .drawing import plot_generation, plot_reconstruction
 from .filterbank import plot_filterbank
@@ -37,7 +38,8 @@ def add_parser(subparsers) -> None:
                     "training log, and write it to --out. Kinds: generation (the paper's "
                     "Figure 1), reconstruction, filterbank (Figure 3), animation (a GIF, or an "
                     "HTML page that plays in a browser), curves (DIR/log.jsonl), quality (time "
-                    "to quality from logs), kl (the KL of each step).")
+                    "to quality from logs), kl (the KL of each step), classifier (the attention "
+                    "classifier's glimpses).")
     kinds = p.add_subparsers(dest="kind", required=True, metavar="KIND", parser_class=type(p))
 
     def kind(name, help, func, out_suffixes=(".png",)):
@@ -113,6 +115,20 @@ def add_parser(subparsers) -> None:
     checkpoint(k)
     dataset_images(k)
     seed(k)
+    k = kind("classifier", "the attention classifier's glimpses on test images, right and "
+             "wrong, with the patch each glimpse read", _run_classifier)
+    k.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
+                   help="a checkpoint of the attention classifier (train --preset cluttered)")
+    k.add_argument("--rows", type=int, default=6,
+                   help="images to show, up to half of them mistakes (default 6)")
+    k.add_argument("--split", choices=("test", "valid"), default="test")
+    k.add_argument("--search", type=int, default=200, metavar="N",
+                   help="look for right and wrong predictions among the first N images of the "
+                        "split (default 200)")
+    k.add_argument("--data", default=None, metavar="PATH",
+                   help="the data set's files, if not cached (as for train and evaluate)")
+    k.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="where decoded data is cached (default ~/.cache/draw_np)")
 
 
 def _suffixes(suffixes: tuple) -> str:
@@ -314,4 +330,34 @@ def _run_kl(args) -> int:
     images = _images_for(args, model)
     terms = model.loss_terms(images, eps=_eps(model, len(images), args.seed))
     _save(plot_kl_per_step(terms.kl_per_step), out)
+    return 0
+
+
+def _run_classifier(args) -> int:
+    from ..checkpoint import load_checkpoint
+    from ..data.dataset import load_dataset
+    out = _check_out(args)
+    _positive("rows", args.rows)
+    _positive("search", args.search)
+    if args.rows > args.search:
+        raise ValueError(f"--rows ({args.rows}) must be at most --search ({args.search})")
+    model = _load_model(args)
+    if model.kind != "classifier":
+        raise ValueError(f"`plot classifier` needs a checkpoint of the attention classifier; "
+                         f"{args.checkpoint} holds a {model.kind} model")
+    check_grid(args.rows, 1 + model.config.T)   # before loading and classifying the images
+    settings = load_checkpoint(args.checkpoint).meta.get("settings")
+    dataset = settings.get("dataset", "cluttered") if isinstance(settings, dict) else "cluttered"
+    data = load_dataset(dataset, source=args.data, cache_dir=args.cache_dir, limit=args.search)
+    if tuple(data.image_shape) != tuple(model.config.image_shape):
+        raise ValueError(f"the checkpoint's model takes "
+                         f"{'x'.join(map(str, model.config.image_shape))} images, the data set "
+                         f"{data.name} has {'x'.join(map(str, data.image_shape))}")
+    images, labels = data.split(args.split)
+    if args.rows > len(images):
+        raise ValueError(f"--rows must be at most the {len(images)} images of the {args.split} "
+                         f"split, got {args.rows}")
+    chosen = choose_examples(model.predict(images), labels, args.rows)
+    x, y = images[chosen], labels[chosen]
+    _save(plot_classifier_glimpses(x, y, model.predict(x), model.glimpses(x), model.config), out)
     return 0
