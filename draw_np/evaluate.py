@@ -1,6 +1,8 @@
-"""The figure of merit: the negative log-likelihood bound on binarised MNIST, in nats.
+"""The ``evaluate`` command, and DRAW's figure of merit: the negative log-likelihood bound.
 
-For each image, ``L = L^x + L^z`` (eqs. 9-12) is an upper bound on ``−log p(x)``; the paper's
+The command evaluates any checkpoint on the data set it was trained on, through its model's
+``evaluate`` (the classifier's error is in :mod:`draw_np.classifier`). DRAW's is here. For each
+image, ``L = L^x + L^z`` (eqs. 9-12) is an upper bound on ``−log p(x)``; the paper's
 Table 2 reports its mean over the 10,000 test images (DRAW with attention: ≤ 80.97). With
 ``--samples K`` each image's bound is averaged over K draws of ε, which lowers its variance but
 not its expectation.
@@ -152,14 +154,15 @@ def _duration(seconds: float) -> str:
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        "evaluate", help="test-set negative log-likelihood bound of a checkpoint",
-        description="Report the mean of L^x + L^z over the binarised MNIST test set (the "
-                    "paper's Table 2 figure, nats) with its standard error, and an "
-                    "importance-weighted estimate of -log p(x).")
+        "evaluate", help="a checkpoint's figure on the test set of its data set",
+        description="Report a checkpoint's figure on the test (or validation) set of the data "
+                    "set it was trained on, with its standard error. DRAW: the mean of "
+                    "L^x + L^z (the paper's Table 2 figure, nats) and an importance-weighted "
+                    "estimate of -log p(x); the attention classifier: the error in % (Table 1).")
     p.add_argument("checkpoint", help="a checkpoint .npz written by `train` (e.g. runs/quick/best.npz)")
     p.add_argument("--split", choices=("test", "valid"), default="test")
     p.add_argument("--samples", type=int, default=1, metavar="K",
-                   help="draws of ε per image (default 1)")
+                   help="DRAW: draws of ε per image (default 1)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--seed", type=int, default=0, help="seed of the evaluation noise")
     p.add_argument("--limit", type=int, default=None, metavar="N",

