@@ -38,6 +38,12 @@ LOG_PARAM_LIMIT = 30.0
 #: there). Above 1e8 (σ = 10^4 pixels) every filter is flat over any image.
 SIGMA2_RANGE = (1e-4, 1e8)
 
+#: A filter value below exp(−60) ≈ 9e-27 of its peak is set to exactly 0. It changes no read or
+#: write by more than that, but left in, float32 products with such values go subnormal, which
+#: this CPU computes about ten times slower: the first 100 x 100 read of the attention
+#: classifier (12 x 12 glimpse, batch 100) took 57 ms with them and 5 ms without.
+FLUSH_EXPONENT = -60.0
+
 #: Filter centres are clamped to ±1e6 pixels, so ``a − μ`` and its square stay finite (a centre
 #: ``g + offset·δ`` that overflows to inf would give 0·inf = NaN in the backward pass); a filter
 #: that far out reads nothing anyway.
@@ -192,7 +198,9 @@ def filterbank_forward(gx, gy, sigma2, delta, N: int, H: int, W: int):
     sigma2_inside, sigma2 = clamped == sigma2, clamped
     pixels = xp.arange(1, max(H, W) + 1, dtype=gx.dtype)               # a = 1..max(H, W)
     diff = pixels - mu[..., None]                                      # (n, 2, N, L)
-    unnormalised = xp.exp(diff * diff * (-0.5 / sigma2)[:, None, None, None])
+    exponent = diff * diff * (-0.5 / sigma2)[:, None, None, None]
+    unnormalised = xp.where(exponent > FLUSH_EXPONENT,                 # see FLUSH_EXPONENT
+                            xp.exp(xp.maximum(exponent, FLUSH_EXPONENT)), 0)
     if H != W:                                                         # the shorter side ends
         unnormalised *= (pixels <= xp.asarray([[W], [H]], dtype=gx.dtype))[:, None]
     rowsum = _sum_last(unnormalised)[..., None] + NORMALISER_EPS

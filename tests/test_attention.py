@@ -186,3 +186,29 @@ def test_clamped_placements_have_the_gradient_of_the_clamped_function(backend, s
     assert_gradients_match(lambda: filterbank_forward(gx, gy, s2, d, 3, 5, 6)[0],
                            dict(gx=gx, gy=gy, sigma2=s2, delta=d),
                            dict(zip(["gx", "gy", "sigma2", "delta"], grads)), (dFx, dFy))
+
+
+def test_negligible_filter_values_are_exact_zeros_never_subnormal(backend):
+    """A sharp glimpse on a large image: values below exp(FLUSH_EXPONENT) of the peak are exactly
+    0 (no float32 subnormals, which are slow), rows still sum to 1, and the gradient is that of
+    the flushed function (finite differences in float64, on a glimpse with flushed tails)."""
+    from draw_np.attention import FLUSH_EXPONENT
+    xp = backend
+    n, N, H, W = 3, 4, 100, 90
+    args = [xp.asarray(v, dtype="float32") for v in ([20.0, 50.0, 80.0], [30.0, 60.0, 10.0],
+                                                     [1.0, 4.0, 0.5], [3.0, 2.0, 1.0])]
+    (Fx, Fy), cache = filterbank_forward(*args, N, H, W)
+    tiny = np.finfo(np.float32).tiny
+    for F in (B.to_numpy(Fx), B.to_numpy(Fy)):
+        assert not ((F != 0) & (np.abs(F) < tiny)).any()
+        assert (F == 0).mean() > 0.5                      # most of a sharp filter's row is tail
+        np.testing.assert_allclose(F.sum(axis=-1), 1.0, rtol=1e-5)
+        assert F[F > 0].min() >= np.exp(FLUSH_EXPONENT) / 2
+    rng = np.random.default_rng(2)
+    args64 = [xp.asarray(B.to_numpy(a), dtype="float64") for a in args]
+    (Fx, Fy), cache = filterbank_forward(*args64, N, 12, 11)
+    dFx, dFy = randn(rng, *Fx.shape), randn(rng, *Fy.shape)
+    grads = filterbank_backward(dFx, dFy, cache)
+    assert_gradients_match(lambda: filterbank_forward(*args64, N, 12, 11)[0],
+                           dict(zip(["gx", "gy", "sigma2", "delta"], args64)),
+                           dict(zip(["gx", "gy", "sigma2", "delta"], grads)), (dFx, dFy))
