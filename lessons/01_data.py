@@ -2,11 +2,12 @@
 # # Lesson 1: the data. Binarised MNIST, what binarisation means, and the standard split
 #
 # What you will learn:
-#   * what DRAW is trained on: 28 x 28 images whose pixels are 0 or 1, not grey levels;
-#   * binarisation: each pixel is switched on with probability equal to its grey level, so a
-#     binary image is one sample from a grid of coin flips, and the model's job is to learn
-#     those coin-flip probabilities (this is why its output is a Bernoulli mean, spec eq. 9);
-#   * the 50,000 / 10,000 / 10,000 train / validation / test split, and why the bits are fixed.
+#
+# * what DRAW is trained on: $28 \times 28$ images whose pixels are 0 or 1, not grey levels;
+# * binarisation: each pixel is switched on with probability equal to its grey level, so a
+#   binary image is one sample from a grid of coin flips, and the model's job is to learn
+#   those coin-flip probabilities (this is why its output is a Bernoulli mean, spec eq. 9);
+# * the 50,000 / 10,000 / 10,000 train / validation / test split, and why the bits are fixed.
 
 # %%
 import matplotlib.pyplot as plt
@@ -18,12 +19,14 @@ from _common import Lesson, load_digits, load_sample_digits
 lesson = Lesson("Lesson 1: the data")
 
 # %% [markdown]
-# ## Load the digits
+# ## 1. Load the digits
 #
-# draw_np.data.load_binarized_mnist() finds MNIST (cache, a file you name, or a download),
-# checks it against reference hashes, and returns a dict of three uint8 arrays of shape
-# (n, 28, 28) holding only 0s and 1s. With --fast we use the 100 digits bundled with the
-# package instead (the same kind of array, just fewer), so nothing touches the network.
+# `draw_np.data.load_binarized_mnist()` finds MNIST (in the cache, in a file you name, or by a
+# download), checks it against reference hashes, and returns a dict of three `uint8` arrays
+# of shape $(n, 28, 28)$ holding only 0s and 1s.
+#
+# With `--fast` we use the 100 digits bundled with the package instead (the same kind of
+# array, just fewer), so nothing touches the network.
 
 # %%
 lesson.step("Load the digits")
@@ -42,12 +45,15 @@ fig.suptitle("binarised MNIST: every pixel is exactly 0 (white) or 1 (black)")
 lesson.save(fig, "01_digits.png")
 
 # %% [markdown]
-# ## Binarisation by hand
+# ## 2. Binarisation by hand
 #
-# MNIST is stored as grey levels in [0, 1]. Binarised MNIST turns each pixel into a coin flip:
-#     bit = 1  with probability  grey,      i.e.   bit = [u < grey],  u ~ Uniform(0, 1).
+# MNIST is stored as grey levels in $[0, 1]$. Binarised MNIST turns each pixel into a coin
+# flip: the bit is 1 with probability equal to the grey level, that is
+#
+# $$\text{bit} = [\,u < \text{grey}\,], \qquad u \sim \text{Uniform}(0, 1).$$
+#
 # One uniform number per pixel, one comparison. We do it by hand and check that
-# draw_np.data.binarize(grey, rng) gives exactly the same bits from the same random stream.
+# `draw_np.data.binarize(grey, rng)` gives exactly the same bits from the same random stream.
 
 # %%
 lesson.step("Binarisation by hand")
@@ -70,13 +76,17 @@ assert np.array_equal(bits, bits_by_hand)
 print("  by hand == data.binarize: OK")
 
 # %% [markdown]
-# ## What the bits mean: an average of coin flips
+# ## 3. What the bits mean: an average of coin flips
 #
 # Each binarisation is a different random sample. Averaged over many of them, the bits give
-# back the grey levels: E[bit] = P(bit = 1) = grey. This is the key to DRAW's output layer:
-# the final canvas c_T holds logits, and sigmoid(c_T) is the model's guess of exactly these
-# probabilities (spec eq. 9, a Bernoulli likelihood). A perfect model of a blurry stroke
-# edge says "on with probability 0.4", not "on".
+# back the grey levels:
+#
+# $$\mathbb{E}[\text{bit}] = P(\text{bit} = 1) = \text{grey}.$$
+#
+# This is the key to DRAW's output layer: the final canvas $c_T$ holds logits, and
+# $\sigma(c_T)$ is the model's guess of exactly these probabilities (spec eq. 9, a Bernoulli
+# likelihood). A perfect model of a blurry stroke edge says "on with probability 0.4", not
+# "on".
 
 # %%
 lesson.step("What the bits mean: an average of coin flips")
@@ -99,17 +109,21 @@ fig.suptitle("binarisation: each pixel is on with probability equal to its grey 
 lesson.save(fig, "01_binarisation.png")
 
 # %% [markdown]
-# ## The split, and why the bits are fixed
+# ## 4. The split, and why the bits are fixed
 #
-# The standard split: the first 50,000 of MNIST's 60,000 training images train the model,
-# the last 10,000 are the validation set (choose settings, keep the best checkpoint), and
-# the 10,000 official test images are used once, for the number you report (in nats per
-# image; the paper's DRAW with attention reaches <= 80.97).
+# The standard split:
 #
-# The bits are drawn ONCE, from a fixed seed (draw_np.data.BINARIZE_SEED), and cached: every
-# run trains and is scored on the same bits, so two bounds can be compared. (Training with
-# fresh bits every epoch, `--dynamic-binarization`, is a mild regulariser; evaluation still
-# uses the fixed bits.) The model takes float arrays in [0, 1]: x = images.astype(float32).
+# * the first 50,000 of MNIST's 60,000 training images train the model;
+# * the last 10,000 are the validation set (choose settings, keep the best checkpoint);
+# * the 10,000 official test images are used once, for the number you report (in nats per
+#   image; the paper's DRAW with attention reaches $\le 80.97$).
+#
+# The bits are drawn **once**, from a fixed seed (`draw_np.data.BINARIZE_SEED`), and cached:
+# every run trains and is scored on the same bits, so two bounds can be compared. (Training
+# with fresh bits every epoch, `--dynamic-binarization`, is a mild regulariser; evaluation
+# still uses the fixed bits.)
+#
+# The model takes float arrays in $[0, 1]$: `x = images.astype(np.float32)`.
 
 # %%
 lesson.step("The split, and why the bits are fixed")

@@ -2,14 +2,17 @@
 # # Lesson 2: gradient checking, the test every hand-written backward pass must pass
 #
 # What you will learn:
-#   * central differences, (f(x + h) - f(x - h)) / 2h, and why they beat one-sided ones;
-#   * why the check runs in float64 (with float32 the rounding error swamps the answer);
-#   * how to check a function with many outputs: a random upstream gradient dout and the scalar
-#     L = sum(out * dout), and the relative error max|a - b| / max(1e-8, max|a| + max|b|);
-#   * that dout = all ones can hide a transposed gradient, and a random dout catches it.
 #
-# Every backward pass in draw_np is checked this way (draw_np/gradcheck.py); the lessons that
-# follow use the same checker.
+# * central differences, $\frac{f(x + h) - f(x - h)}{2h}$, and why they beat one-sided ones;
+# * why the check runs in float64 (with float32 the rounding error swamps the answer);
+# * how to check a function with many outputs: a random upstream gradient $\overline{\text{out}}$,
+#   the scalar $L = \sum \text{out} \odot \overline{\text{out}}$, and the relative error
+#   $\frac{\max|a - b|}{\max(10^{-8},\ \max|a| + \max|b|)}$;
+# * that $\overline{\text{out}} = \mathbf{1}$ (all ones) can hide a transposed gradient, and a
+#   random $\overline{\text{out}}$ catches it.
+#
+# Every backward pass in draw_np is checked this way (`draw_np/gradcheck.py`); the lessons
+# that follow use the same checker.
 
 # %%
 import matplotlib.pyplot as plt
@@ -22,15 +25,21 @@ from _common import Lesson
 lesson = Lesson("Lesson 2: gradient checking, the test every hand-written backward pass must pass")
 
 # %% [markdown]
-# ## Central differences, and the step size h
+# ## 1. Central differences, and the step size $h$
 #
-# The derivative of f at x is the slope of a very short chord. The one-sided chord
-#     (f(x + h) - f(x)) / h              has error O(h)   (the curvature term survives),
-# the centred one
-#     (f(x + h) - f(x - h)) / 2h         has error O(h^2) (the curvature terms cancel).
-# But h cannot be tiny: f is only known to about machine epsilon (1e-16 in float64, 6e-8 in
-# float32), and the division by h magnifies that rounding error by 1/h. We try f = sin at
-# x = 1, whose derivative cos(1) we know exactly, for h from 1e-1 down to 1e-12.
+# The derivative of $f$ at $x$ is the slope of a very short chord. The one-sided chord has an
+# error of order $h$ (the curvature term survives), the centred one an error of order $h^2$
+# (the curvature terms cancel):
+#
+# $$\frac{f(x + h) - f(x)}{h} = f'(x) + O(h), \qquad
+#   \frac{f(x + h) - f(x - h)}{2h} = f'(x) + O(h^2).$$
+#
+# But $h$ cannot be tiny: $f$ is only known to about machine epsilon ($10^{-16}$ in float64,
+# $6 \times 10^{-8}$ in float32), and the division by $h$ magnifies that rounding error by
+# $1/h$.
+#
+# We try $f = \sin$ at $x = 1$, whose derivative $\cos 1$ we know exactly, for $h$ from
+# $10^{-1}$ down to $10^{-12}$.
 
 # %%
 lesson.step("Central differences, and the step size h")
@@ -63,14 +72,20 @@ ax.legend()
 lesson.save(fig, "02_step_size.png")
 
 # %% [markdown]
-# ## Many inputs and outputs: a random upstream gradient
+# ## 2. Many inputs and outputs: a random upstream gradient
 #
-# A layer maps arrays to arrays. Backprop is handed dout = dL/dout from above and returns
-# dL/dinput. To check it, fix a random dout and define the scalar
-#     L = sum(out * dout),        so that  dL/dout = dout   exactly.
-# Then nudge each input element by +-h and take central differences of L. We do this by
-# hand for the weights of the affine map y = x W + b (whose backward says dW = x^T dy),
-# and compare with draw_np.gradcheck.numerical_gradient, which does the same loop.
+# A layer maps arrays to arrays. Backprop is handed
+# $\overline{\text{out}} = \partial L / \partial\,\text{out}$ from above and returns
+# $\partial L / \partial\,\text{input}$. To check it, fix a random $\overline{\text{out}}$ and
+# define the scalar
+#
+# $$L = \sum \text{out} \odot \overline{\text{out}}, \qquad \text{so that} \qquad
+#   \frac{\partial L}{\partial\,\text{out}} = \overline{\text{out}} \ \text{exactly}.$$
+#
+# Then nudge each input element by $\pm h$ and take central differences of $L$. We do this
+# by hand for the weights of the affine map $y = xW + b$ (whose backward pass says
+# $\bar W = x^\top \bar y$), and compare with `draw_np.gradcheck.numerical_gradient`, which
+# does the same loop.
 
 # %%
 lesson.step("Many inputs and outputs: a random upstream gradient")
@@ -96,13 +111,16 @@ print(f"  relative error of dW = x^T dy: {err_by_hand:.1e}   (a single op should
 assert err_by_hand < 1e-7
 
 # %% [markdown]
-# ## A checker that catches a transposed gradient
+# ## 3. A checker that catches a transposed gradient
 #
-# Now a buggy backward: it uses dy^T where it should use dy (an easy slip when the batch
-# size equals the output size, because the shapes still fit). We run the checker twice:
-# with dout = all ones, and with a random dout. With all ones, dy^T == dy, so the bug is
-# invisible and the check passes. A random dout weights every output element differently,
-# so the transposed gradient cannot hide. This is why every check here uses a random dout.
+# Now a buggy backward pass: it computes $\bar W = x^\top \bar y^\top$ where it should use
+# $\bar y$ (an easy slip when the batch size equals the output size, because the shapes still
+# fit). We run the checker twice: with $\overline{\text{out}} = \mathbf{1}$ (all ones), and
+# with a random $\overline{\text{out}}$.
+#
+# With all ones, $\bar y^\top = \bar y$, so the bug is invisible and the check passes. A
+# random $\overline{\text{out}}$ weights every output element differently, so the transposed
+# gradient cannot hide. This is why every check here uses a random upstream gradient.
 
 # %%
 lesson.step("A checker that catches a transposed gradient")
@@ -133,14 +151,15 @@ assert with_random["W"] > 1e-2        # caught
 assert with_random["x"] < 1e-7 and with_random["b"] < 1e-7   # and it names the culprit
 
 # %% [markdown]
-# ## The rules, as draw_np applies them
+# ## 4. The rules, as draw_np applies them
 #
-# * float64 everywhere in a check (numerical_gradient refuses float32 arrays);
-# * h = 1e-6, central differences;
+# * float64 everywhere in a check (`numerical_gradient` refuses float32 arrays);
+# * $h = 10^{-6}$, central differences;
 # * a random upstream gradient, and every parameter randomised, biases too;
-# * relative error below ~1e-7 for one op, ~1e-5 for the whole unrolled model;
+# * relative error below about $10^{-7}$ for one op, $10^{-5}$ for the whole unrolled model;
 # * a hard assert, never a print.
-# The checker perturbs the arrays in place, so f must read them (not copies of them).
+#
+# The checker perturbs the arrays in place, so $f$ must read them (not copies of them).
 
 # %%
 lesson.step("The rules, as draw_np applies them")

@@ -32,7 +32,8 @@ show = lambda errors: ", ".join(f"{k}: {v:.0e}" for k, v in errors.items())
 # Every learned map in DRAW is $y = xW + b$ with $x$: (n, in), $W$: (in, out), $b$: (out,).
 # Backward, from $\bar y = \partial L / \partial y$ (a bar means "gradient of the loss"):
 #
-# $$\bar x = \bar y\, W^\top \qquad \bar W = x^\top \bar y \qquad \bar b = \textstyle\sum_{\text{batch}} \bar y$$
+# $$\bar x = \bar y\, W^\top \qquad \bar W = x^\top \bar y \qquad
+#   \bar b = \textstyle\sum_{\text{batch}} \bar y$$
 #
 # Each is the only product of $\bar y$ with the other factor whose shape fits.
 
@@ -97,10 +98,12 @@ print(f"  its cache keeps what backward needs: {lstm_cache._fields}")
 #    gradient through the $\tanh$:
 #    $\bar c = \bar c_{\text{next}} + \bar h \odot o \odot (1 - \tanh^2 c)$.
 # 2. $c = f \odot c_{\text{prev}} + i \odot g$ gives
-#    $\bar i = \bar c \odot g$, $\bar f = \bar c \odot c_{\text{prev}}$, $\bar g = \bar c \odot i$ and
-#    $\bar c_{\text{prev}} = \bar c \odot f$: the memory's gradient is multiplied by $f$ each step.
+#    $\bar i = \bar c \odot g$, $\bar f = \bar c \odot c_{\text{prev}}$,
+#    $\bar g = \bar c \odot i$ and $\bar c_{\text{prev}} = \bar c \odot f$: the memory's
+#    gradient is multiplied by $f$ each step.
 # 3. Through the nonlinearities, with $\sigma' = \sigma(1-\sigma)$ and $\tanh' = 1 - \tanh^2$:
-#    $\bar a = [\bar i \odot i(1-i),\ \bar f \odot f(1-f),\ \bar o \odot o(1-o),\ \bar g \odot (1-g^2)]$.
+#    $$\bar a = [\bar i \odot i(1-i),\ \bar f \odot f(1-f),
+#      \ \bar o \odot o(1-o),\ \bar g \odot (1-g^2)].$$
 # 4. $a = uW + b$ is the affine map of step 1: $\bar u = \bar a W^\top$, $\bar W = u^\top \bar a$,
 #    $\bar b = \sum \bar a$; and $u = [x, h_{\text{prev}}]$ splits $\bar u$ into $\bar x$ and
 #    $\bar h_{\text{prev}}$.

@@ -33,7 +33,8 @@ lesson = Lesson("Lesson 4: DRAW's attention, a grid of N x N Gaussian filters")
 #
 # $$(\tilde g_X, \tilde g_Y, \log\sigma^2, \log\tilde\delta, \log\gamma) = W h^{dec} + b \tag{21}$$
 #
-# $$g_X = \tfrac{W + 1}{2}(\tilde g_X + 1) \qquad g_Y = \tfrac{H + 1}{2}(\tilde g_Y + 1) \tag{22, 23}$$
+# $$g_X = \tfrac{W + 1}{2}(\tilde g_X + 1) \qquad
+#   g_Y = \tfrac{H + 1}{2}(\tilde g_Y + 1) \tag{22, 23}$$
 #
 # $$\delta = \frac{\max(H, W) - 1}{N - 1}\,\tilde\delta \tag{24}$$
 #
@@ -86,7 +87,8 @@ assert mu_x[N // 2] == (W + 1) / 2 and mu_x[0] == 1 and mu_x[-1] == W   # first 
 #
 # Each filter is a Gaussian over pixel columns $a = 1..W$ (rows $b = 1..H$ for $F_Y$):
 #
-# $$F_X[i, a] = \frac{e_{ia}}{s_i}, \qquad e_{ia} = \exp\Big(-\frac{(a - \mu_X^i)^2}{2\sigma^2}\Big),
+# $$F_X[i, a] = \frac{e_{ia}}{s_i}, \qquad
+#   e_{ia} = \exp\Big(-\frac{(a - \mu_X^i)^2}{2\sigma^2}\Big),
 # \qquad s_i = \sum_{a'} e_{ia'} + \epsilon \tag{25}$$
 #
 # The row sum $s_i$ makes each row sum to 1 ($\epsilon = 10^{-8}$, so a filter far outside the
@@ -137,12 +139,14 @@ print("  a grid far off the image gives rows of zeros, not NaN: OK")
 #
 # $$\bar\mu = \sum_a \Big(\bar F_a - \sum_{a'} \bar F_{a'} F_{a'}\Big) F_a \frac{a - \mu}{\sigma^2},
 # \qquad
-# \bar\sigma^2 \mathrel{+}= \sum_a \Big(\bar F_a - \sum_{a'} \bar F_{a'} F_{a'}\Big) F_a \frac{(a - \mu)^2}{2\sigma^4}.$$
+# \bar\sigma^2 \mathrel{+}= \sum_a \Big(\bar F_a - \sum_{a'} \bar F_{a'} F_{a'}\Big)
+#   F_a \frac{(a - \mu)^2}{2\sigma^4}.$$
 #
 # **The grid.** $\mu_X^i = g_X + o_i\,\delta$ with offsets $o_i = i - N/2 - 0.5$, the same for
 # $\mu_Y^j$. So $\bar g_X = \sum_i \bar\mu_X^i$, $\bar g_Y = \sum_j \bar\mu_Y^j$, and the stride and
 # the variance, shared by both axes, collect from both:
-# $\bar\delta = \sum_i o_i \bar\mu_X^i + \sum_j o_j \bar\mu_Y^j$, $\bar\sigma^2$ = the x part + the y part.
+# $\bar\delta = \sum_i o_i \bar\mu_X^i + \sum_j o_j \bar\mu_Y^j$,
+# $\bar\sigma^2$ = the x part + the y part.
 #
 # We write this for each axis separately, with $F_X$, $F_Y$ from `filterbank_forward`, and
 # compare with `filterbank_backward` (which computes both axes as one stack).

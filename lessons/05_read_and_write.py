@@ -40,11 +40,12 @@ def glimpse(gx, gy, delta, sigma2, N):
 
 
 # %% [markdown]
-# ## Without attention (eqs. 17-18)
+# ## 1. Without attention (eqs. 17-18)
 #
 # The simplest DRAW reads everything and writes everything:
 #
-# $$\text{read}(x, \hat x_t, h^{dec}_{t-1}) = [x, \hat x_t] \quad\text{flattened: } 2HW \text{ numbers} \tag{17}$$
+# $$\text{read}(x, \hat x_t, h^{dec}_{t-1}) = [x, \hat x_t]
+#   \quad\text{flattened: } 2HW \text{ numbers} \tag{17}$$
 #
 # $$\text{write}(h^{dec}_t) = W_w h^{dec}_t + b_w \quad\text{reshaped to } H \times W \tag{18}$$
 #
@@ -62,13 +63,14 @@ assert np.allclose(update, (h @ W_w + b_w).reshape(2, H, W))
 print(f"  read: {x.shape} and {x_hat.shape} -> r {r.shape};  write: h {h.shape} -> {update.shape}")
 
 # %% [markdown]
-# ## Reading through the filters (eq. 27)
+# ## 2. Reading through the filters (eq. 27)
 #
-# $$\text{read}(x, \hat x_t, h^{dec}_{t-1}) = \gamma\,[F_Y x F_X^\top,\ F_Y \hat x_t F_X^\top] \tag{27}$$
+# $$\text{read}(x, \hat x_t, h^{dec}_{t-1}) =
+#   \gamma\,[F_Y x F_X^\top,\ F_Y \hat x_t F_X^\top] \tag{27}$$
 #
 # $F_Y$ ($N \times H$) mixes rows, $F_X^\top$ ($W \times N$) mixes columns: each patch pixel
 # $(j, i)$ is a Gaussian-weighted average of the image around $(\mu_Y^j, \mu_X^i)$; $\gamma$
-# scales the result. We build it by hand for a 12 x 12 glimpse and compare.
+# scales the result. We build it by hand for a $12 \times 12$ glimpse and compare.
 
 # %%
 lesson.step("Reading through the filters (eq. 27)")
@@ -83,12 +85,14 @@ assert np.allclose(r[0], np.concatenate([patch_by_hand.ravel(), error_by_hand.ra
 print(f"  by hand == read_attention_forward: r has 2 N^2 = {r.shape[1]} numbers: OK")
 
 # %% [markdown]
-# ## A test of meaning: the identity glimpse
+# ## 3. A test of meaning: the identity glimpse
 #
-# With N = H = W, g~ = 0 (centred) and delta~ = 1, the stride is (28 - 1)/(28 - 1) = 1: one
-# filter per pixel, centred on it. Make the filters very narrow (sigma^2 = 1e-4) and gamma = 1,
-# and F_X, F_Y become identity matrices: reading returns the image itself. (Any off-by-one in
-# the grid geometry of lesson 4 would shift the image and fail this.)
+# With $N = H = W$, $\tilde g = 0$ (centred) and $\tilde\delta = 1$, the stride is
+# $\delta = \frac{28 - 1}{28 - 1} = 1$ (eq. 24): one filter per pixel, centred on it. Make the
+# filters very narrow ($\sigma^2 = 10^{-4}$) and $\gamma = 1$, and $F_X$, $F_Y$ become identity
+# matrices: reading returns the image itself.
+#
+# Any off-by-one in the grid geometry of lesson 4 would shift the image and fail this.
 
 # %%
 lesson.step("A test of meaning: the identity glimpse")
@@ -98,14 +102,15 @@ assert np.allclose(Fx[0], np.eye(28)) and np.allclose(r[0, :H * W].reshape(H, W)
 print("  identity glimpse reads back the digit exactly: OK")
 
 # %% [markdown]
-# ## Glimpses of a real digit
+# ## 4. Glimpses of a real digit
 #
-# The same 12 x 12 read, placed three ways. The rectangle marks the region the grid covers,
-# N filters one stride apart: from g - N delta / 2 to g + N delta / 2 in 1-based pixel
-# coordinates. (imshow draws 0-based array index k at k, so 1-based pixel a sits at a - 1:
-# subtract 1 when drawing. draw_np.plot.glimpse_box does exactly this.) Look at how the
-# patch resolution changes: a wide stride sees the whole digit coarsely, a small stride
-# sees a piece of it in detail. DRAW learns to move this window from step to step.
+# The same $12 \times 12$ read, placed three ways. The rectangle marks the region the grid
+# covers, $N$ filters one stride apart: from $g - N\delta/2$ to $g + N\delta/2$ in 1-based pixel
+# coordinates. (`imshow` draws 0-based array index $k$ at $k$, so 1-based pixel $a$ sits at
+# $a - 1$: subtract 1 when drawing. `draw_np.plot.glimpse_box` does exactly this.)
+#
+# Look at how the patch resolution changes: a wide stride sees the whole digit coarsely, a
+# small stride sees a piece of it in detail. DRAW learns to move this window from step to step.
 
 # %%
 lesson.step("Glimpses of a real digit")
@@ -129,17 +134,26 @@ for ax in axes.flat:
 lesson.save(fig, "05_read_glimpses.png")
 
 # %% [markdown]
-# ## Writing (eqs. 28-29): the transpose of reading
+# ## 5. Writing (eqs. 28-29): the transpose of reading
 #
-# The decoder emits an N x N patch w_t = W_w h^dec_t + b_w (eq. 28) and paints it onto the
-# canvas through its own filters:   write(h^dec_t) = (1/gamma) F_Y^T w_t F_X           (29)
-# F_Y^T and F_X are the transposes of what reading uses, so for any image x and patch w,
-#     <read patch of x, w> = gamma^2 <x, write(w)>
-# (with gamma = 1, write is exactly the adjoint of read). We check both statements. We pass
-# h = w and the identity as W_w, so the patch written is exactly w.
+# The decoder emits an $N \times N$ patch and paints it onto the canvas through its own
+# filters:
+#
+# $$w_t = W_w h^{dec}_t + b_w \tag{28}$$
+#
+# $$\text{write}(h^{dec}_t) = \frac{1}{\gamma} F_Y^\top w_t F_X \tag{29}$$
+#
+# $F_Y^\top$ and $F_X$ are the transposes of what reading uses, so for any image $x$ and
+# patch $w$
+#
+# $$\langle \text{read patch of } x,\ w \rangle = \gamma^2 \langle x,\ \text{write}(w) \rangle$$
+#
+# (with $\gamma = 1$, write is exactly the adjoint of read). We check both statements. We pass
+# $h = w$ and the identity as $W_w$, so the patch written is exactly $w$.
+#
 # In the figure, look at the large '+': its stride is 3 pixels but the filters are narrow
-# (sigma^2 = 0.5), so the strokes break into dots. sigma^2 must grow with delta to paint
-# smoothly; the decoder learns both.
+# ($\sigma^2 = 0.5$), so the strokes break into dots. $\sigma^2$ must grow with $\delta$ to
+# paint smoothly; the decoder learns both.
 
 # %%
 lesson.step("Writing (eqs. 28-29): the transpose of reading")

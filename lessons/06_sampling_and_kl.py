@@ -2,13 +2,14 @@
 # # Lesson 6: the latent variables. Reparameterised sampling and the KL term (eqs. 1-2, 6, 11)
 #
 # What you will learn:
-#   * the encoder emits a mean mu and a LOG STANDARD DEVIATION log sigma (eqs. 1-2);
-#   * the reparameterisation z = mu + sigma * eps (eq. 6): randomness comes in as an argument,
-#     so z is a plain differentiable function and its gradient can be checked;
-#   * the closed-form KL(N(mu, sigma^2) || N(0, I)) = sum 1/2 (mu^2 + sigma^2 - log sigma^2 - 1)
-#     (eq. 11), checked against a Monte-Carlo estimate made with the library's own sampler;
-#   * the log sigma / log sigma^2 mix-up: a bug gradient checks cannot see, and how the
-#     Monte-Carlo test of meaning catches it.
+#
+# * the encoder emits a mean $\mu$ and a **log standard deviation** $\log\sigma$ (eqs. 1-2);
+# * the reparameterisation $z = \mu + \sigma \odot \epsilon$ (eq. 6): randomness comes in as an
+#   argument, so $z$ is a plain differentiable function and its gradient can be checked;
+# * the KL divergence of $\mathcal N(\mu, \sigma^2)$ from the prior $\mathcal N(0, I)$ in closed
+#   form (eq. 11), checked against a Monte Carlo estimate made with the library's own sampler;
+# * the $\log\sigma$ / $\log\sigma^2$ mix-up: a bug gradient checks cannot see, and how the
+#   Monte Carlo test of meaning catches it.
 
 # %%
 import matplotlib.pyplot as plt
@@ -26,13 +27,18 @@ n, k = 3, 4
 mu, logsigma = rng.standard_normal((n, k)), 0.5 * rng.standard_normal((n, k))
 
 # %% [markdown]
-# ## Reparameterised sampling (eq. 6)
+# ## 1. Reparameterised sampling (eq. 6)
 #
 # To train through a random sample, write it as a deterministic function of the parameters
 # and of noise drawn elsewhere:
-#     z = mu + sigma * eps,    sigma = exp(log sigma),    eps ~ N(0, I)             (6)
-# Then dz/dmu = 1 and dz/d(log sigma) = sigma * eps. draw_np.gaussian.sample_forward takes
-# eps as an argument; the caller draws it (the model, from draw_np.backend.Random).
+#
+# $$z = \mu + \sigma \odot \epsilon, \qquad \sigma = \exp(\log\sigma), \qquad
+#   \epsilon \sim \mathcal N(0, I) \tag{6}$$
+#
+# Then $\partial z / \partial \mu = 1$ and $\partial z / \partial \log\sigma = \sigma\epsilon$.
+#
+# `draw_np.gaussian.sample_forward` takes $\epsilon$ as an argument; the caller draws it (the
+# model, from `draw_np.backend.Random`).
 
 # %%
 lesson.step("Reparameterised sampling (eq. 6)")
@@ -56,13 +62,21 @@ assert abs(samples.mean() - 0.7) < 5 * 0.3 / np.sqrt(many)
 assert abs(samples.std() - 0.3) < 5 * 0.3 / np.sqrt(2 * many)   # the sampler's std is sigma
 
 # %% [markdown]
-# ## The KL term in closed form (eq. 11)
+# ## 2. The KL term in closed form (eq. 11)
 #
-# The latent loss of one step compares Q(z | x) = N(mu, sigma^2) with the prior N(0, I):
-#     KL = sum_k 1/2 (mu^2 + sigma^2 - log sigma^2 - 1)                              (11)
-# With log sigma as the network's output: sigma^2 = exp(2 log sigma), log sigma^2 = 2 log sigma.
-# Its gradients: dKL/dmu = mu,  dKL/d(log sigma) = sigma^2 - 1. KL is 0 exactly when
-# mu = 0 and sigma = 1: a latent that carries no information about x costs nothing.
+# The latent loss of one step compares $Q(z \mid x) = \mathcal N(\mu, \sigma^2)$ with the prior
+# $\mathcal N(0, I)$:
+#
+# $$\text{KL} = \sum_k \tfrac12 \left(\mu_k^2 + \sigma_k^2 - \log\sigma_k^2 - 1\right) \tag{11}$$
+#
+# With $\log\sigma$ as the network's output, $\sigma^2 = \exp(2\log\sigma)$ and
+# $\log\sigma^2 = 2\log\sigma$. Its gradients are
+#
+# $$\frac{\partial\,\text{KL}}{\partial \mu} = \mu, \qquad
+#   \frac{\partial\,\text{KL}}{\partial \log\sigma} = \sigma^2 - 1.$$
+#
+# KL is 0 exactly when $\mu = 0$ and $\sigma = 1$: a latent that carries no information about
+# $x$ costs nothing.
 
 # %%
 lesson.step("The KL term in closed form (eq. 11)")
@@ -76,13 +90,18 @@ assert max(errors.values()) < 1e-7
 assert np.allclose(kl_forward(np.zeros((1, k)), np.zeros((1, k)))[0], 0)
 
 # %% [markdown]
-# ## The closed form against Monte Carlo
+# ## 3. The closed form against Monte Carlo
 #
-# KL is an expectation: KL = E_{z ~ Q}[log Q(z) - log P(z)]. So we can estimate it by
-# sampling z with the library's sampler and averaging
-#     log Q(z) - log P(z) = sum_k [ -1/2 eps^2 - log sigma ] - [ -1/2 z^2 ]
-# (the log 2 pi terms cancel). If the sampler's sigma and the formula's sigma^2 are the same
-# sigma, the average converges to the closed form.
+# KL is an expectation,
+# $\text{KL} = \mathbb{E}_{z \sim Q}\left[\log Q(z) - \log P(z)\right]$, so we can estimate it by
+# sampling $z$ with the library's sampler and averaging, with
+# $\epsilon_k = (z_k - \mu_k) / \sigma_k$,
+#
+# $$\log Q(z) - \log P(z) = \sum_k \Big[\big(-\tfrac12 \epsilon_k^2 - \log\sigma_k\big)
+#   - \big(-\tfrac12 z_k^2\big)\Big]$$
+#
+# (the $\log 2\pi$ terms cancel). If the sampler's $\sigma$ and the formula's $\sigma^2$ are the
+# same $\sigma$, the average converges to the closed form.
 
 # %%
 lesson.step("The closed form against Monte Carlo")
@@ -96,13 +115,18 @@ print(f"  closed form {closed:.4f}   Monte Carlo {mc:.4f} +- {stderr:.4f}  ({man
 assert abs(mc - closed) < 4 * stderr
 
 # %% [markdown]
-# ## The classic bug: log sigma where the formula wants log sigma^2
+# ## 4. The classic bug: $\log\sigma$ where the formula wants $\log\sigma^2$
 #
-# Suppose the KL code believes the network emits s = log sigma^2 (a common convention), while
-# the sampler uses s as log sigma. The KL becomes 1/2 (mu^2 + exp(s) - s - 1), and its
-# backward pass, 1/2 (exp(s) - 1), is the correct derivative of that wrong formula. So the
-# gradient check PASSES. Only a test of meaning sees it: the Monte Carlo estimate, made with
-# the sampler the model really uses, disagrees by many standard errors.
+# Suppose the KL code believes the network emits $s = \log\sigma^2$ (a common convention),
+# while the sampler uses $s$ as $\log\sigma$. The KL becomes
+#
+# $$\text{KL}_{\text{wrong}} = \sum_k \tfrac12 \left(\mu_k^2 + e^{s_k} - s_k - 1\right),$$
+#
+# and its backward pass, $\frac12 (e^{s} - 1)$, is the correct derivative of that wrong
+# formula. So the gradient check **passes**.
+#
+# Only a test of meaning sees it: the Monte Carlo estimate, made with the sampler the model
+# really uses, disagrees by many standard errors.
 
 # %%
 lesson.step("The classic bug: log sigma where the formula wants log sigma^2")

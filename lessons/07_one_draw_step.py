@@ -66,7 +66,8 @@ eps = Random(0).normal((c.T, n, c.z_size), "float64")   # the noise of eq. 6, fo
 #
 # $$\begin{aligned}
 # \hat x_t &= x - \sigma(c_{t-1}) && (3)\ \text{what is still missing}\\
-# r_t &= \text{read}(x, \hat x_t, h^{dec}_{t-1}) && (4)\ \text{two } N \times N \text{ patches (27)}\\
+# r_t &= \text{read}(x, \hat x_t, h^{dec}_{t-1})
+#   && (4)\ \text{two } N \times N \text{ patches (27)}\\
 # h^{enc}_t &= \text{LSTM}^{enc}(h^{enc}_{t-1}, [r_t, h^{dec}_{t-1}]) && (5)\\
 # \mu_t = h^{enc}_t W_\mu + b_\mu, &\quad \log\sigma_t = h^{enc}_t W_\sigma + b_\sigma && (1, 2)\\
 # z_t &= \mu_t + \sigma_t \odot \epsilon_t && (6)\\
@@ -100,11 +101,12 @@ print("  by hand == model.step for all five state arrays and the step's KL: OK")
 # * **(8)** $c_t = c_{t-1} + \text{write}(h^{dec}_t)$: $\bar c_t$ passes to $c_{t-1}$ unchanged, and
 #   into the write head, which returns $\bar h^{dec}_t$ (through the patch *and* the glimpse).
 #   $h^{dec}_t$ also receives $\bar h^{dec}_t$ from step $t+1$: the two add.
-# * **(7)** the decoder LSTM (lesson 3) gives $\bar z_t$, $\bar c^{dec}_{t-1}$, and the **first path**
-#   into $h^{dec}_{t-1}$.
+# * **(7)** the decoder LSTM (lesson 3) gives $\bar z_t$, $\bar c^{dec}_{t-1}$, and the
+#   **first path** into $h^{dec}_{t-1}$.
 # * **(6) and (11)**: $z = \mu + \sigma\epsilon$ gives $\bar\mu = \bar z$ and
-#   $\overline{\log\sigma} = \bar z \odot \sigma\epsilon$; the KL depends on the same $\mu$, $\log\sigma$,
-#   so its gradients ($\mu$ and $\sigma^2 - 1$, times $\overline{\text{KL}}$) add to them.
+#   $\overline{\log\sigma} = \bar z \odot \sigma\epsilon$; the KL depends on the same $\mu$,
+#   $\log\sigma$, so its gradients ($\mu$ and $\sigma^2 - 1$, times $\overline{\text{KL}}$) add
+#   to them.
 # * **(1, 2)** two affine maps of $h^{enc}_t$: their input gradients add, with what step $t+1$ sent.
 # * **(5)** the encoder LSTM's input was the concatenation $[r_t, h^{dec}_{t-1}]$, so its gradient
 #   **splits**: the first `read_size` columns are $\bar r_t$, the rest the **second path** into

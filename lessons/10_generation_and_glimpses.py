@@ -2,14 +2,15 @@
 # # Lesson 10: a trained DRAW. Generating digits, reconstructing them, and where the KL goes
 #
 # What you will learn:
-#   * generation (eqs. 13-16): the decoder alone, fed z_t ~ N(0, I), paints a digit glimpse by
-#     glimpse; written by hand and checked against model.generate;
-#   * how to read the library's figures: the write glimpse (red) moving as the digit appears,
-#     the read glimpse (green) following the strokes when reconstructing;
-#   * the bound L = L^x + L^z in nats, and the KL of each step: which steps carry information.
 #
-# It uses the model bundled with draw_np (`quick` preset), or your own with --checkpoint PATH,
-# e.g. runs/quick/best.npz after `python -m draw_np train --preset quick`.
+# * generation (eqs. 13-16): the decoder alone, fed $\tilde z_t \sim \mathcal N(0, I)$, paints a
+#   digit glimpse by glimpse; written by hand and checked against `model.generate`;
+# * how to read the library's figures: the write glimpse (red) moving as the digit appears,
+#   the read glimpse (green) following the strokes when reconstructing;
+# * the bound $L = L^x + L^z$ in nats, and the KL of each step: which steps carry information.
+#
+# It uses the model bundled with draw_np (the `quick` preset), or your own with
+# `--checkpoint PATH`, e.g. `runs/quick/best.npz` after `python -m draw_np train --preset quick`.
 
 # %%
 from pathlib import Path
@@ -33,10 +34,10 @@ lesson = Lesson("Lesson 10: a trained DRAW", lambda parser: parser.add_argument(
     help="a checkpoint .npz (default: the bundled quick-preset model)"))
 
 # %% [markdown]
-# ## Load the trained model
+# ## 1. Load the trained model
 #
 # A checkpoint holds the parameters under the spec's names, the config, and what training
-# recorded (epoch, best validation bound, ...). load_model builds a DRAW from it.
+# recorded (epoch, best validation bound, ...). `load_model` builds a `DRAW` from it.
 
 # %%
 lesson.step("Load the trained model")
@@ -51,16 +52,21 @@ if "valid_bound" in meta:
     print(f"  validation bound when it was saved: {meta['valid_bound']:.2f} nats per image")
 
 # %% [markdown]
-# ## Generation by hand (eqs. 13-16)
+# ## 2. Generation by hand (eqs. 13-16)
 #
 # To generate there is no image to read, so the encoder is not used at all. Start from the
-# learned c_0 and h^dec_0 and, for t = 1..T:
-#     z~_t ~ N(0, I)                                        (13)  a sample from the prior
-#     h~^dec_t = LSTM_dec(h~^dec_{t-1}, z~_t)               (14)
-#     c~_t = c~_{t-1} + write(h~^dec_t)                     (15)
-# and the image is sigmoid(c~_T), the Bernoulli means      (16)
-# Training made the encoder's Q(z_t | x) close to N(0, I) (the KL term), which is why
-# feeding the decoder prior samples gives digit-like images.
+# learned $c_0$ and $h^{dec}_0$ and, for $t = 1, \dots, T$:
+#
+# $$\begin{aligned}
+# \tilde z_t &\sim \mathcal N(0, I) && (13)\ \text{a sample from the prior}\\
+# \tilde h^{dec}_t &= \text{LSTM}^{dec}(\tilde h^{dec}_{t-1}, \tilde z_t) && (14)\\
+# \tilde c_t &= \tilde c_{t-1} + \text{write}(\tilde h^{dec}_t) && (15)
+# \end{aligned}$$
+#
+# and the image is $\sigma(\tilde c_T)$, the Bernoulli means (16).
+#
+# Training made the encoder's $Q(z_t \mid x)$ close to $\mathcal N(0, I)$ (the KL term), which
+# is why feeding the decoder prior samples gives digit-like images.
 
 # %%
 lesson.step("Generation by hand (eqs. 13-16)")
@@ -86,10 +92,12 @@ print(f"  by hand == model.generate: OK; drawing.canvases {drawing.canvases.shap
 shown = dict(rows=4, steps=min(5, c.T)) if lesson.fast else {}   # fewer frames: quicker
 lesson.save(plot_generation(drawing, c, **shown), "10_generation.png")
 # %% [markdown]
-# In the figure: one row per digit, one column per step, sigmoid(c_t) after each write.
-# The red square is the write glimpse (its side is write_n * delta; a thick border means
-# sharp filters). Early steps often lay down a rough blob with a large glimpse; later ones
-# refine strokes with smaller ones.
+# In the figure: one row per digit, one column per step, $\sigma(\tilde c_t)$ after each write.
+# The red square is the write glimpse (its side is $N\delta$ with $N$ = `write_n`; a thick
+# border means sharp filters).
+#
+# Early steps often lay down a rough blob with a large glimpse; later ones refine strokes
+# with smaller ones.
 
 # %%
 side = 2 if lesson.fast else 4
@@ -99,12 +107,13 @@ print(f"  [animation saved: {gif}]")
 lesson.animation(generation_animation(grid, c, side, side), "10_generation.html")
 
 # %% [markdown]
-# ## Reconstruction: the read and write glimpses
+# ## 3. Reconstruction: the read and write glimpses
 #
-# model.reconstruct(x) runs the full model of lesson 7 on real digits and keeps every
-# canvas and both glimpses. The green square is the read glimpse (placed by h^dec_{t-1},
-# eq. 4), the red one the write glimpse. Look for the read glimpse moving to where the
-# canvas is still wrong.
+# `model.reconstruct(x)` runs the full model of lesson 7 on real digits and keeps every
+# canvas and both glimpses. The green square is the read glimpse (placed by $h^{dec}_{t-1}$,
+# eq. 4), the red one the write glimpse.
+#
+# Look for the read glimpse moving to where the canvas is still wrong.
 
 # %%
 lesson.step("Reconstruction: the read and write glimpses")
@@ -115,13 +124,17 @@ shown = dict(rows=2, steps=min(5, c.T)) if lesson.fast else {}
 lesson.save(plot_reconstruction(x[:4], reconstruction, c, **shown), "10_reconstruction.png")
 
 # %% [markdown]
-# ## How good is it? The bound, and the KL of each step
+# ## 4. How good is it? The bound, and the KL of each step
 #
-# L = L^x + L^z (eq. 12) is an upper bound on -log p(x) in nats per image. The paper's DRAW
-# with attention (T = 64, much bigger) reaches 80.97 on the test set; `quick` is a small
-# model trained for minutes. An untrained model pays 784 log 2 = 543 nats. With K samples
-# of eps per image, draw_np.evaluate also gives the tighter importance-weighted estimate.
-# The KL of step t (eq. 11) is how many nats of information about x the step's z_t
+# $L = L^x + L^z$ (eq. 12) is an upper bound on $-\log p(x)$ in nats per image:
+#
+# * the paper's DRAW with attention ($T = 64$, much bigger) reaches 80.97 on the test set;
+#   `quick` is a small model trained for minutes;
+# * an untrained model pays $784 \log 2 \approx 543$ nats;
+# * with $K$ samples of $\epsilon$ per image, `draw_np.evaluate` also gives the tighter
+#   importance-weighted estimate.
+#
+# The KL of step $t$ (eq. 11) is how many nats of information about $x$ the step's $z_t$
 # carries: steps with high KL are the ones that decide the digit.
 
 # %%

@@ -2,12 +2,13 @@
 # # Lesson 11: the same code on a GPU. draw_np.backend, NumPy and CuPy
 #
 # What you will learn:
-#   * how one code base runs on NumPy (CPU) and CuPy (NVIDIA GPU): library code asks
-#     draw_np.backend for the array module (`xp`) instead of importing numpy;
-#   * array_module(a) (compute where your arrays live), to_numpy / to_device (convert at the
-#     edges: data in, plots and logs out), and Random (the same random stream on both);
-#   * running one DRAW training step on the GPU and checking it against the CPU, if this
-#     machine has a GPU; otherwise what you would do, and that the error is a clear one.
+#
+# * how one code base runs on NumPy (CPU) and CuPy (NVIDIA GPU): library code asks
+#   `draw_np.backend` for the array module (`xp`) instead of importing numpy;
+# * `array_module(a)` (compute where your arrays live), `to_numpy` / `to_device` (convert at
+#   the edges: data in, plots and logs out), and `Random` (the same random stream on both);
+# * running one DRAW training step on the GPU and checking it against the CPU, if this
+#   machine has a GPU; otherwise what you would do, and that the error is a clear one.
 
 # %%
 from typing import NamedTuple
@@ -22,12 +23,14 @@ from _common import Lesson, load_sample_digits
 lesson = Lesson("Lesson 11: the same code on a GPU")
 
 # %% [markdown]
-# ## The array module: xp
+# ## 1. The array module: `xp`
 #
-# NumPy and CuPy share an API: cupy.tanh, cupy.concatenate, a @ b all work the same way on
-# GPU arrays. So the layers never name numpy: they call xp = array_module(x) and compute
-# with xp.tanh(x). The model creates new arrays with backend.xp(), the current backend,
-# chosen by DRAW_NP_BACKEND=numpy|cupy or backend.set_backend(name).
+# NumPy and CuPy share an API: `cupy.tanh`, `cupy.concatenate`, `a @ b` all work the same way
+# on GPU arrays. So the layers never name numpy: they call `xp = array_module(x)` and compute
+# with `xp.tanh(x)`.
+#
+# The model creates new arrays with `backend.xp()`, the current backend, chosen by
+# `DRAW_NP_BACKEND=numpy|cupy` or `backend.set_backend(name)`.
 
 # %%
 lesson.step("The array module: xp")
@@ -36,12 +39,14 @@ a = np.ones((2, 3))
 assert backend.array_module(a) is np            # a NumPy array is computed on with NumPy
 
 # %% [markdown]
-# ## Converting at the edges: to_numpy and to_device
+# ## 2. Converting at the edges: `to_numpy` and `to_device`
 #
 # Mixing host and device arrays raises an error, and every conversion is a copy across the
 # PCI bus, so convert only at the edges: data onto the device once per batch, results back
-# to the host for plots and logs. Both functions accept containers (dicts, lists, tuples,
-# NamedTuples) and leave non-arrays alone, so `to_numpy(model.params)` just works.
+# to the host for plots and logs.
+#
+# Both functions accept containers (dicts, lists, tuples, NamedTuples) and leave non-arrays
+# alone, so `to_numpy(model.params)` just works.
 
 # %%
 lesson.step("Converting at the edges: to_numpy and to_device")
@@ -61,12 +66,13 @@ assert np.array_equal(back["params"][1], np.eye(2))
 print("  to_device then to_numpy returns the same tree, NamedTuples and numbers kept: OK")
 
 # %% [markdown]
-# ## Random: one stream on every backend
+# ## 3. `Random`: one stream on every backend
 #
 # NumPy's and CuPy's random generators give different streams, and NumPy's default dtype is
-# float64 (slow on most GPUs). draw_np.backend.Random draws on the host with an explicit
+# float64 (slow on most GPUs). `draw_np.backend.Random` draws on the host with an explicit
 # dtype, then moves the numbers to the current backend: a run started on a GPU and resumed
-# on a CPU sees the same noise eps. Its state is a small dict a checkpoint can store.
+# on a CPU sees the same noise $\epsilon$ (eq. 6). Its state is a small dict a checkpoint can
+# store.
 
 # %%
 lesson.step("Random: one stream on every backend")
@@ -80,12 +86,14 @@ assert np.array_equal(backend.to_numpy(rng.normal((2, 3), "float32")), first)
 print("  Random(3) == numpy.random.default_rng(3), float32, and set_state replays it: OK")
 
 # %% [markdown]
-# ## One DRAW training step on the GPU
+# ## 4. One DRAW training step on the GPU
 #
 # The test of a backend is that it computes the same numbers. We build the same small model
-# twice from the same seed, once per backend, take one loss_and_grads on the same digits and
-# noise, and compare in float64, where they must agree to rounding error. (Train in float32,
-# which GPUs run fast; check in float64.) Without a GPU we show what asking for one does.
+# twice from the same seed, once per backend, take one `loss_and_grads` on the same digits
+# and noise, and compare in float64, where they must agree to rounding error. (Train in
+# float32, which GPUs run fast; check in float64.)
+#
+# Without a GPU we show what asking for one does.
 
 # %%
 lesson.step("One DRAW training step on the GPU")
@@ -119,7 +127,7 @@ else:
     print(f"  (on the CPU: loss {cpu_loss:.4f} nats; on a machine with an NVIDIA GPU, install "
           "CuPy\n   with `pip install -e '.[gpu]'` and run this lesson again)")
 # %% [markdown]
-# To time GPU code, synchronise the device (cupyx.profiler.benchmark does): kernels run
+# To time GPU code, synchronise the device (`cupyx.profiler.benchmark` does): kernels run
 # asynchronously, and a CPU clock around them measures only the launch. See
 # `python -m draw_np bench` for the library's own measurements.
 
