@@ -260,7 +260,7 @@ fig.suptitle("DRAW's attention grid: N x N Gaussian filters (eqs. 19-26)", y=1.0
 lesson.save(fig, "04_filterbank.png")
 
 # %% [markdown]
-# `draw_np.plot.plot_filterbank` draws the paper's Figure 3 the same way: three 12 x 12 reads
+# `draw_np.plot.plot_filterbank` draws the paper's Figure 3 the same way: three $12 \times 12$ reads
 # of one digit, with different strides and variances, and the patches they return. Small
 # $\delta$ and large $\sigma^2$ zoom in and blur; large $\delta$ and small $\sigma^2$ downsample.
 

@@ -168,7 +168,9 @@ assert all(np.abs(path).max() > 0 for path in paths)
 #
 # $$L^x = \sum_{\text{pixels}} \text{softplus}(c_T) - x\,c_T \tag{9}$$
 #
-# $$L^z = \sum_t \text{KL}_t \tag{10, 11} \qquad L = L^x + L^z \tag{12}$$
+# $$L^z = \sum_t \text{KL}_t \tag{10, 11}$$
+#
+# $$L = L^x + L^z \tag{12}$$
 #
 # in nats per image, an upper bound on $-\log p(x)$. `model.loss_terms(x, eps)` does all of
 # this; we check our loop against it. Lesson 8 runs the backward pass through all $T$ steps.
