@@ -5,7 +5,7 @@ One step ``t = 1..T`` (spec eqs. 3-8)::
     x̂_t     = x − σ(c_{t−1})                                (3)  error image
     r_t     = read(x, x̂_t, h^dec_{t−1})                     (4)
     h^enc_t = LSTM_enc(h^enc_{t−1}, [r_t, h^dec_{t−1}])     (5)
-    μ_t     = h^enc_t W_μ + b_μ,  log σ_t = h^enc_t W_σ + b_σ  (1, 2)  one product, see below
+    μ_t     = h^enc_t W_μ + b_μ,  log σ_t = h^enc_t W_σ + b_σ  (1, 2)
     z_t     = μ_t + σ_t ⊙ ε_t                               (6)
     h^dec_t = LSTM_dec(h^dec_{t−1}, z_t)                    (7)
     c_t     = c_{t−1} + write(h^dec_t)                      (8)
@@ -17,12 +17,6 @@ Images may have C channels (``DRAWConfig(channels=C)``, spec "Images with C chan
 the canvas are (n, C, H, W), or (n, H, W) for the grey model, which also takes (n, 1, H, W).
 Read and write are the heads of :mod:`draw_np.heads`, which own their parameters; the decoder
 half-step (eqs. 7-8, :meth:`DRAW.decode`) is shared by training and generation.
-
-μ and log σ are two maps of the same state, so the step makes them one product,
-``[μ_t | log σ_t] = h^enc_t [W_μ | W_σ] + [b_μ | b_σ]``, with the weights side by side assembled
-from the spec's parameters once per pass (:meth:`DRAW.latent_map`); the backward pass makes
-their input gradient and their weight gradient one product too, and splits the weight gradient
-back into the spec's names (:class:`GradientSums`).
 
 The forward pass keeps one :class:`StepCache` per step. The backward pass walks them from
 ``t = T`` down to 1, each step undoing eqs. 8, 7, 6, 2-1, 5, 4, 3 in that order and handing the
@@ -213,7 +207,8 @@ class StepCache(NamedTuple):
     canvas_prob: object      # (n, *canvas_shape) σ(c_{t−1}), for eq. 3
     read: ReadHeadCache      # eq. 4, with its glimpse
     enc: object              # LSTM cache, eq. 5
-    latent: object           # linear cache of [μ | log σ] = h^enc [W_μ | W_σ] + b, eqs. 1-2
+    mu: object               # linear caches, eqs. 1-2
+    logsigma: object
     sample: object           # eq. 6
     kl: object               # eq. 11
     dec: object              # LSTM cache, eq. 7
@@ -351,26 +346,13 @@ class DRAW:
         return (DecoderState(state.canvas + update, h_dec, cell_dec),
                 DecoderCache(dec_cache, write_cache))
 
-    def latent_map(self) -> tuple:
-        """``([W_μ | W_σ], [b_μ | b_σ])``: eqs. 1 and 2 side by side, one affine map of h^enc_t.
-
-        Assembled from the spec's parameters (which the optimiser updates in place, so each
-        pass assembles its own): (enc_size, 2 z_size) and (2 z_size,). One product
-        ``h^enc_t [W_μ | W_σ]`` of 200 columns runs faster than two of 100.
-        """
-        xp, p = backend.xp(), self.params
-        return (xp.concatenate([p[name + ".W"] for name in LATENT_MAPS], axis=1),
-                xp.concatenate([p[name + ".b"] for name in LATENT_MAPS]))
-
-    def step(self, x, state: State, eps_t, latent: tuple | None = None):
+    def step(self, x, state: State, eps_t):
         """One step of eqs. 3-8. Returns the new state, the step's KL (n,) and its cache.
 
-        x is (n, *canvas_shape), as :meth:`initial_state`'s canvas. ``latent`` is
-        :meth:`latent_map`, made once for all steps (made here if None).
+        x is (n, *canvas_shape), as :meth:`initial_state`'s canvas.
         """
         c, p = self.config, self.params
         xp = backend.xp()
-        latent = latent or self.latent_map()
         canvas_prob = sigmoid(state.canvas)
         x_hat = x - canvas_prob                                                    # (3)
         r, read_cache = read_head_forward(p, "read", state.h_dec, (x, x_hat),     # (4)
@@ -378,15 +360,14 @@ class DRAW:
         (h_enc, cell_enc), enc_cache = lstm_forward(                               # (5)
             xp.concatenate([r, state.h_dec], axis=1), state.h_enc, state.cell_enc,
             p["enc.W"], p["enc.b"])
-        mu_logsigma, latent_cache = linear_forward(h_enc, *latent)                 # (1, 2)
-        mu = xp.ascontiguousarray(mu_logsigma[:, :c.z_size])  # the KL keeps μ, not log σ
-        logsigma = mu_logsigma[:, c.z_size:]
+        mu, mu_cache = linear_forward(h_enc, p["mu.W"], p["mu.b"])                 # (1)
+        logsigma, logsigma_cache = linear_forward(h_enc, p["logsigma.W"], p["logsigma.b"])  # (2)
         z, sample_cache = sample_forward(mu, logsigma, eps_t)                      # (6)
         kl, kl_cache = kl_forward(mu, logsigma)                                    # (11)
         decoded, decoder_cache = self.decode(                                      # (7, 8)
             DecoderState(state.canvas, state.h_dec, state.cell_dec), z)
         new_state = State(decoded.canvas, h_enc, cell_enc, decoded.h_dec, decoded.cell_dec)
-        cache = StepCache(canvas_prob, read_cache, enc_cache, latent_cache,
+        cache = StepCache(canvas_prob, read_cache, enc_cache, mu_cache, logsigma_cache,
                           sample_cache, kl_cache, decoder_cache.dec, decoder_cache.write)
         return new_state, kl, cache
 
@@ -394,10 +375,9 @@ class DRAW:
         """The unrolled forward pass: the per-example loss terms, the step caches, and the
         states after each step if ``keep_states`` (the backward pass does not need them)."""
         state = self.initial_state(x.shape[0])
-        latent = self.latent_map()
         kls, caches, states = [], [], []
         for t in range(self.config.T):
-            state, kl, cache = self.step(x, state, eps[t], latent)
+            state, kl, cache = self.step(x, state, eps[t])
             kls.append(kl)
             caches.append(cache)
             if keep_states:
@@ -410,17 +390,15 @@ class DRAW:
 
     # -------------------------------------------------------------------------- backward
     def weights_T(self) -> dict:
-        """``Wᵀ`` as a contiguous copy for the LSTMs and for ``[W_μ | W_σ]`` (the ``latent``
-        map, :meth:`latent_map`), for :meth:`step_backward`.
+        """``Wᵀ`` as a contiguous copy for the LSTMs, μ and log σ, for :meth:`step_backward`.
 
         The input gradients ``dx = dy Wᵀ`` of these layers are the biggest products of a
         backward step. OpenBLAS runs them 15-25% faster from a contiguous ``Wᵀ`` than from the
         transposed view ``W.T`` (measured on the paper's shapes). One copy serves all T steps.
         """
         xp = backend.xp()
-        weights = {"enc": self.params["enc.W"], "dec": self.params["dec.W"],
-                   "latent": self.latent_map()[0]}
-        return {layer: xp.ascontiguousarray(weights[layer].T) for layer in LAYERS_OVER_TIME}
+        return {layer: xp.ascontiguousarray(self.params[layer + ".W"].T)
+                for layer in LAYERS_OVER_TIME}
 
     def step_backward(self, d: State, dkl, cache: StepCache, grads: "GradientSums",
                       weights_T: dict | None = None) -> State:
@@ -431,7 +409,7 @@ class DRAW:
         once for all steps (made here if None). Each block undoes the forward line with the same
         equation number, in reverse order.
         """
-        c, xp = self.config, backend.xp()
+        c = self.config
         weights_T = weights_T or self.weights_T()
         # (8) c_t = c_{t−1} + write(h^dec_t): the canvas gradient passes through unchanged and
         # also reaches h^dec_t through the write.
@@ -444,16 +422,14 @@ class DRAW:
         du = da @ weights_T["dec"]
         grads.add_over_time("dec", cache.dec.linear.x, da)
         dz, dh_dec_prev = du[:, :c.z_size], du[:, c.z_size:]
-        # (6) z = μ + σ ε  and  (11) the KL term, both functions of μ and log σ: their
-        # gradients add up in [dμ | d log σ], the gradient of the latent map's output
+        # (6) z = μ + σ ε  and  (11) the KL term, both functions of μ and log σ
         dmu, dlogsigma, _ = sample_backward(dz, cache.sample)
         dmu_kl, dlogsigma_kl = kl_backward(dkl, cache.kl)
-        dlatent = xp.empty((dz.shape[0], 2 * c.z_size), dtype=dz.dtype)
-        xp.add(dmu, dmu_kl, out=dlatent[:, :c.z_size])
-        xp.add(dlogsigma, dlogsigma_kl, out=dlatent[:, c.z_size:])
-        # (1, 2) [μ | log σ] = h^enc_t [W_μ | W_σ] + [b_μ | b_σ]
-        dh_enc = d.h_enc + dlatent @ weights_T["latent"]
-        grads.add_over_time("latent", cache.latent.x, dlatent)
+        dmu, dlogsigma = dmu + dmu_kl, dlogsigma + dlogsigma_kl
+        # (1, 2) μ = h^enc_t W_μ + b_μ and log σ = h^enc_t W_σ + b_σ
+        dh_enc = d.h_enc + dmu @ weights_T["mu"] + dlogsigma @ weights_T["logsigma"]
+        grads.add_over_time("mu", cache.mu.x, dmu)
+        grads.add_over_time("logsigma", cache.logsigma.x, dlogsigma)
         # (5) h^enc_t = LSTM_enc(h^enc_{t−1}, [r_t, h^dec_{t−1}]): a = [r_t, h^dec_{t−1}, h^enc_{t−1}] W + b
         da, dcell_enc_prev = lstm_gates_backward(dh_enc, d.cell_enc, cache.enc)
         du = da @ weights_T["enc"]
@@ -539,14 +515,15 @@ class DRAW:
                                     (False, True), c.H, c.W)
             + linear_matmul_shapes("enc", n, c.read_size + c.dec_size + c.enc_size,
                                    4 * c.enc_size, weight_grad=False)
-            + linear_matmul_shapes("latent", n, c.enc_size, 2 * c.z_size, weight_grad=False)
+            + linear_matmul_shapes("mu", n, c.enc_size, c.z_size, weight_grad=False)
+            + linear_matmul_shapes("logsigma", n, c.enc_size, c.z_size, weight_grad=False)
             + linear_matmul_shapes("dec", n, c.z_size + c.dec_size, 4 * c.dec_size,
                                    weight_grad=False)
             + write_head_matmul_shapes("write", n, c.dec_size, c.write_grid, c.canvas_shape))
         shapes = [(label, rows, inner, cols, count * T)
                   for label, rows, inner, cols, count in per_step]
         sizes = {"enc": (c.read_size + c.dec_size + c.enc_size, 4 * c.enc_size),
-                 "latent": (c.enc_size, 2 * c.z_size),
+                 "mu": (c.enc_size, c.z_size), "logsigma": (c.enc_size, c.z_size),
                  "dec": (c.z_size + c.dec_size, 4 * c.dec_size)}
         for layer in LAYERS_OVER_TIME:
             n_in, n_out = sizes[layer]
@@ -597,15 +574,8 @@ class DRAW:
 
 
 #: The layers whose weight gradients :class:`GradientSums` sums a block of steps at a time
-#: (and whose ``Wᵀ`` :meth:`DRAW.weights_T` keeps contiguous). ``latent`` is μ and log σ side
-#: by side (:meth:`DRAW.latent_map`).
-LAYERS_OVER_TIME = ("enc", "dec", "latent")
-
-#: The spec's maps that the ``latent`` layer puts side by side, in its column order (eqs. 1, 2).
-LATENT_MAPS = ("mu", "logsigma")
-
-#: Layers made of several of the spec's, whose gradients :class:`GradientSums` splits by column.
-FUSED_LAYERS = {"latent": LATENT_MAPS}
+#: (and whose ``Wᵀ`` :meth:`DRAW.weights_T` keeps contiguous).
+LAYERS_OVER_TIME = ("enc", "dec", "mu", "logsigma")
 
 
 class GradientSums:
@@ -649,22 +619,12 @@ class GradientSums:
             self._flush(layer)
 
     def _flush(self, layer: str) -> None:
-        """Add the recorded steps of ``layer`` to its sums, in one product, and forget them.
-
-        A layer of :data:`FUSED_LAYERS` is split back, column by column, into the gradients of
-        the spec's parameters it is made of.
-        """
+        """Add the recorded steps of ``layer`` to its sums, in one product, and forget them."""
         xp = backend.xp()
         inputs, dys = self._over_time.pop(layer)
         dy = xp.concatenate(dys)
-        dW = xp.concatenate(inputs).T @ dy                          # Σ_t x_tᵀ dy_t
-        db = dy.sum(axis=0)                                         # Σ_t Σ_n dy_t
-        start = 0
-        for name in FUSED_LAYERS.get(layer, (layer,)):
-            stop = start + self._sums[name + ".b"].shape[0]
-            self._sums[name + ".W"] += dW[:, start:stop]
-            self._sums[name + ".b"] += db[start:stop]
-            start = stop
+        self._sums[layer + ".W"] += xp.concatenate(inputs).T @ dy   # Σ_t x_tᵀ dy_t
+        self._sums[layer + ".b"] += dy.sum(axis=0)                  # Σ_t Σ_n dy_t
 
     @classmethod
     def matmul_shapes(cls, layer: str, n: int, n_in: int, n_out: int, T: int) -> list:

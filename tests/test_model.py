@@ -459,38 +459,6 @@ def test_matmul_shapes_count_the_products_a_step_really_makes(config, monkeypatc
     assert counted == claimed
 
 
-def test_the_latent_map_is_mu_and_logsigma_side_by_side():
-    """μ and log σ come out of one product with [W_μ | W_σ]: in float64 they equal eqs. 1 and 2
-    made one at a time, and the split weight gradients equal Σ_t h^enc_tᵀ dμ_t and the like."""
-    from draw_np.model import GradientSums
-    config = CONFIGS["attention"]
-    model, n = randomised_model(config), 4
-    rng = np.random.default_rng(3)
-    x = rng.uniform(0, 1, (n, config.H, config.W))
-    eps = rng.standard_normal((config.T, n, config.z_size))
-    _, _, caches, _ = model._forward(x, eps)
-    p = model.params
-    for cache in caches:
-        h_enc = cache.latent.x
-        mu, _ = cache.kl
-        sigma, _ = cache.sample
-        np.testing.assert_allclose(mu, h_enc @ p["mu.W"] + p["mu.b"], rtol=0, atol=1e-12)
-        np.testing.assert_allclose(np.log(sigma), h_enc @ p["logsigma.W"] + p["logsigma.b"],
-                                   rtol=0, atol=1e-12)
-    grads = GradientSums(p)
-    hs = [rng.standard_normal((n, config.enc_size)) for _ in range(3)]
-    dys = [rng.standard_normal((n, 2 * config.z_size)) for _ in range(3)]
-    for h, dy in zip(hs, dys):
-        grads.add_over_time("latent", h, dy)
-    got = grads.result()
-    z = config.z_size
-    for name, cols in (("mu", slice(0, z)), ("logsigma", slice(z, 2 * z))):
-        np.testing.assert_allclose(got[name + ".W"], sum(h.T @ dy[:, cols] for h, dy in zip(hs, dys)),
-                                   rtol=0, atol=1e-12)
-        np.testing.assert_allclose(got[name + ".b"], sum(dy[:, cols].sum(axis=0) for dy in dys),
-                                   rtol=0, atol=1e-12)
-
-
 # ------------------------------------------------------------------------------ robustness
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_eps_that_is_not_finite_is_refused(bad):

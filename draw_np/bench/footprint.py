@@ -48,7 +48,8 @@ CACHE_PARTS = {
     "encoder LSTM (eq. 5): input [r, h_dec, h_enc], gates, cells": ("enc",),
     "decoder LSTM (eq. 7): input [z, h_dec], gates, cells": ("dec",),
     "canvas sigma(c_t-1) (eq. 3), for the error image's gradient": ("canvas_prob",),
-    "mu, log sigma, sample, KL (eqs. 1-2, 6, 11): h_enc, eps, sigma": ("latent", "sample", "kl"),
+    "mu, log sigma, sample, KL (eqs. 1-2, 6, 11): h_enc, eps, sigma": ("mu", "logsigma",
+                                                                     "sample", "kl"),
     "read and its glimpse (eqs. 4, 19-27): F_Y X, X F_X^T, filters": ("read", "read_glimpse"),
     "write and its glimpse (eqs. 8, 28-29): h_dec, patch, filters": ("write", "write_glimpse"),
 }
