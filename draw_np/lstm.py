@@ -60,11 +60,9 @@ def lstm_forward(x, h_prev, cell_prev, W, b):
 
     u = xp.concatenate([x, h_prev], axis=1)
     a, linear_cache = linear_forward(u, W, b)
-    gates = sigmoid(a[:, :3 * size])           # i, f and o side by side: one call, not three
-    i, f, o = (gates[:, k * size:(k + 1) * size] for k in range(3))
+    i, f, o = (sigmoid(a[:, k * size:(k + 1) * size]) for k in range(3))
     g = xp.tanh(a[:, 3 * size:])
-    cell = f * cell_prev
-    cell += i * g
+    cell = f * cell_prev + i * g
     tanh_cell = xp.tanh(cell)
     h = o * tanh_cell
     return (h, cell), LSTMCache(linear_cache, i, f, o, g, cell_prev, tanh_cell)
@@ -84,21 +82,19 @@ def lstm_gates_backward(dh, dcell, cache: LSTMCache):
     i, f, o, g, cell_prev, tanh_cell = cache[1:]
     check_array("dh", dh, i.shape)
     check_array("dcell", dcell, i.shape)
-    n, size = i.shape
-    # The four blocks of da are written in place into one (n, 4 size) array (no concatenation),
-    # each line still the product rule it implements; the caller's dh and dcell are not touched.
-    da = xp.empty((n, 4 * size), dtype=dh.dtype)
-    da_i, da_f, da_o, da_g = (da[:, k * size:(k + 1) * size] for k in range(4))
-    dcell = dcell + dh * o * (1 - tanh_cell * tanh_cell)  # h = o ⊙ tanh(cell), through tanh(cell)
-    xp.multiply(dh, tanh_cell, out=da_o)                  # do = dh ⊙ tanh(cell)
-    da_o *= o * (1 - o)                                   # o = σ(a_o), σ' = σ(1 − σ)
-    xp.multiply(dcell, g, out=da_i)                       # cell = f ⊙ cell_prev + i ⊙ g: di
-    da_i *= i * (1 - i)                                   # i = σ(a_i)
-    xp.multiply(dcell, cell_prev, out=da_f)               # df
-    da_f *= f * (1 - f)                                   # f = σ(a_f)
-    xp.multiply(dcell, i, out=da_g)                       # dg
-    da_g *= 1 - g * g                                     # g = tanh(a_g), tanh' = 1 − tanh²
-    return da, dcell * f                                  # dcell_prev
+    do = dh * tanh_cell                                   # h = o ⊙ tanh(cell)
+    dcell = dcell + dh * o * (1 - tanh_cell * tanh_cell)  # ... and through tanh(cell)
+    di = dcell * g                                        # cell = f ⊙ cell_prev + i ⊙ g
+    df = dcell * cell_prev
+    dg = dcell * i
+    dcell_prev = dcell * f
+    da = xp.concatenate([
+        di * i * (1 - i),                                 # i = σ(a_i), σ' = σ(1 − σ)
+        df * f * (1 - f),                                 # f = σ(a_f)
+        do * o * (1 - o),                                 # o = σ(a_o)
+        dg * (1 - g * g),                                 # g = tanh(a_g), tanh' = 1 − tanh²
+    ], axis=1)
+    return da, dcell_prev
 
 
 def lstm_backward(dh, dcell, cache: LSTMCache) -> LSTMGrads:

@@ -67,12 +67,7 @@ class Adam:
             m += (1 - self.beta1) * g
             v *= self.beta2
             v += (1 - self.beta2) * (g * g)
-            # θ ← θ − step_size · m / (sqrt(v) + ε̂), with one temporary instead of four
-            update = xp().sqrt(v)
-            update += eps_hat
-            xp().divide(m, update, out=update)
-            update *= step_size
-            params[k] -= update
+            params[k] -= step_size * m / (xp().sqrt(v) + eps_hat)
 
     def state_dict(self) -> dict:
         """The optimiser state as flat name -> array/number, for checkpoints."""
