@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from draw_np import bench
-from draw_np.model import DRAWConfig
+from draw_np import backend, bench
+from draw_np.model import DRAW, DRAWConfig
 from draw_np.presets import preset
 
 TINY = preset("tiny")[0]
@@ -20,43 +20,56 @@ def test_encoder_lstm_count_by_hand():
     # Encoder: u = [r_t, h^dec_{t-1}, h^enc_{t-1}] of 2·2² + 32 + 32 = 72 columns, a = u W with
     # W: (72, 4·32). Three products of 2·n·72·128 each (x W, da Wᵀ, uᵀ da) at each of T steps.
     n, T = 50, TINY.T
-    flops = bench.count_step_flops(TINY, n)
-    assert flops["parts"]["encoder_lstm"] == 3 * 2 * n * 72 * 128 * T
-    assert flops["parts"]["decoder_lstm"] == 3 * 2 * n * (4 + 32) * 128 * T
+    flops = bench.count_step_flops(DRAW(TINY), n)
+    assert flops["layers"]["enc"] == 3 * 2 * n * 72 * 128 * T
+    assert flops["layers"]["dec"] == 3 * 2 * n * (4 + 32) * 128 * T
 
 
-def test_paper_step_is_about_37_gflop():
-    flops = bench.count_step_flops(DRAWConfig(), 100)
-    assert 36.5e9 < flops["matmul"] < 37.5e9
-    assert flops["parts"]["encoder_lstm"] == 3 * 64 * 2 * 100 * 520 * 1024
-
-
-def test_parts_add_up_and_matmul_work_is_linear_in_batch():
-    one, two = bench.count_step_flops(TINY, 7), bench.count_step_flops(TINY, 14)
-    assert sum(one["parts"].values()) == one["total"]
-    assert one["total"] == one["matmul"] + one["elementwise"]
+def test_the_count_is_the_models_own_and_linear_in_batch():
+    model = DRAW(TINY)
+    one, two = bench.count_step_flops(model, 7), bench.count_step_flops(model, 14)
+    assert one["matmul"] == sum(2 * r * i * c * k for _, r, i, c, k in model.matmul_shapes(7))
+    assert sum(one["layers"].values()) == one["matmul"]
     assert sum(p["flops"] for p in one["products"]) == one["matmul"]
     assert two["matmul"] == 2 * one["matmul"]
-    for part in ("encoder_lstm", "decoder_lstm", "heads", "attention"):
-        assert two["parts"][part] == 2 * one["parts"][part]
 
 
 def test_no_attention_has_no_attention_products():
     config = DRAWConfig(H=5, W=7, T=3, enc_size=6, dec_size=4, z_size=2, attention=False)
-    flops = bench.count_step_flops(config, 3)
-    assert flops["parts"]["attention"] == 0
+    flops = bench.count_step_flops(DRAW(config), 3)
+    assert not {"read", "read_attn", "write_attn"} & set(flops["layers"])
     # the write head maps the decoder state to a whole canvas: (n, 4) @ (4, 35), three products
     assert flops["layers"]["write"] == 3 * 3 * 2 * 3 * 4 * 35
 
 
-def test_matmul_limit_reports_every_dense_shape():
-    limit = bench.matmul_limit(TINY, 10, "float32", repeats=1)
-    assert limit["gflops"] > 0 and limit["limit_s"] > 0
-    assert limit["matmul_flops"] == bench.count_step_flops(TINY, 10)["matmul"]
-    roles = {(row["layer"], row["role"]) for row in limit["shapes"]}
-    for layer in ("enc", "dec", "mu", "logsigma", "write", "read_attn", "write_attn"):
-        for role in ("forward", "grad_input", "grad_weight", "grad_weight_stacked"):
-            assert (layer, role) in roles
+class OtherModel:
+    """Not a DRAW: bench needs nothing from a model but its matmul_shapes to count and limit."""
+
+    def matmul_shapes(self, n):
+        return [("lstm.forward", n, 300, 400, 3), ("lstm.grad_weight", 300, 3 * n, 400, 1),
+                ("read.patch", 2, 28, 2, 50)]
+
+
+def test_matmul_limit_times_every_product_the_model_reports():
+    limit = bench.matmul_limit(OtherModel(), 10, "float32", repeats=1)
+    assert [row["label"] for row in limit["shapes"]] == ["lstm.forward", "lstm.grad_weight",
+                                                         "read.patch"]
+    assert [row["small"] for row in limit["shapes"]] == [False, False, True]
+    assert limit["matmul_flops"] == bench.count_step_flops(OtherModel(), 10)["matmul"]
+    assert limit["small_flops"] == 2 * 2 * 28 * 2 * 50
+    assert limit["limit_s"] == pytest.approx(limit["matmul_flops"] / (limit["gflops"] * 1e9))
+    assert limit["limit_s"] < limit["dense_s"] + limit["small_s"]  # small stacks run below peak
+
+
+def test_a_classifier_config_gets_labels():
+    class Config:
+        image_shape, classes = (3, 5, 7), 10
+    images, labels = bench.synthetic_batch(Config(), 40, "float32", backend.Random(0))
+    assert images.shape == (40, 3, 5, 7) and set(np.unique(images)) <= {0.0, 1.0}
+    assert labels.dtype == np.int64 and labels.min() >= 0 and labels.max() < 10
+    assert len(np.unique(labels)) > 1
+    (grey,) = bench.synthetic_batch(TINY, 4, "float64", backend.Random(0))
+    assert grey.shape == (4, 28, 28) and grey.dtype == np.float64
 
 
 def test_benchmark_step_tiny(backend):
@@ -80,7 +93,6 @@ def test_benchmark_step_tiny(backend):
 def test_cache_breakdown_counts_each_lstm_array_once():
     """Per step the encoder keeps u = [r, h_dec, h_enc] and six (n, size) arrays: the four
     gates, the previous cell and tanh(cell). Shared arrays (h^dec_t) are counted once overall."""
-    from draw_np.model import DRAW
     config = DRAWConfig(H=5, W=4, T=3, enc_size=6, dec_size=5, z_size=2, read_n=2, write_n=2)
     model, n = DRAW(config, dtype="float64"), 7
     x = np.zeros((n, 5, 4))
@@ -118,7 +130,46 @@ def test_json_output_parses(capsys):
     for key in ("step", "forward", "flops", "limit", "achieved_gflops", "fraction_of_limit",
                 "memory", "epoch_s", "machine"):
         assert key in result
-    assert result["preset"] == "tiny" and result["batch_size"] == 50
+    assert result["preset"] == "tiny" and result["batch_size"] == 50 and result["kind"] == "draw"
+    assert result["compare"] is None and result["machine"]["blas_threads"] >= 1
+
+
+def test_compare_torch_times_both_steps_on_the_blas_threads(capsys):
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    try:
+        args = _bench_parser().parse_args(["bench", "--preset", "tiny", "--repeats", "2",
+                                           "--warmup", "1", "--compare", "torch", "--json"])
+        assert args.func(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+    c = json.loads(capsys.readouterr().out)["compare"]
+    assert len(c["draw_np"]["samples_s"]) == len(c["torch"]["samples_s"]) == 2
+    assert c["ratio"] == pytest.approx(c["draw_np"]["median_s"] / c["torch"]["median_s"])
+    assert c["torch_threads"] == c["blas_threads"] == bench.blas_threads()
+
+
+def test_compare_without_torch_says_how_to_install_it(capsys, monkeypatch):
+    import builtins
+    from draw_np import cli
+    real_import = builtins.__import__
+
+    def no_torch(name, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    assert cli.main(["bench", "--preset", "tiny", "--compare", "torch"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install 'draw_np[compare]'" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(dtype="float64"), "float32"), (dict(compare="jax"), "compare must be one of"),
+])
+def test_a_comparison_that_cannot_run_is_refused_first(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        bench.benchmark_step("tiny", **{"compare": "torch", **kwargs})
 
 
 def test_cli_bad_repeats_exits_2(capsys):

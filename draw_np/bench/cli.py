@@ -7,7 +7,7 @@ import sys
 from .. import backend
 from ..presets import PRESETS
 from .report import format_report
-from .step import benchmark_step
+from .step import COMPARISONS, benchmark_step
 
 
 def add_parser(subparsers) -> None:
@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="time a training step against this machine's matrix-multiply limit",
         description="Time forward + backward + optimiser step for a preset (median and spread "
-                    "after a warm-up), count its floating-point work, measure this machine's "
+                    "after a warm-up), count its floating-point work from the model's own matrix products, measure this machine's "
                     "matrix-multiply throughput on the step's own shapes, and report the "
                     "fraction of that limit the step reaches and its peak memory.")
     p.add_argument("--preset", choices=tuple(PRESETS), default="paper",
@@ -30,6 +30,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="also profile one step with cProfile and show the top N functions")
+    p.add_argument("--compare", choices=COMPARISONS, default=None,
+                   help="also time the same step in PyTorch (draw_np/torch_reference.py), "
+                        "alternating with draw_np's, torch on as many threads as the BLAS; "
+                        "needs the optional extra: pip install 'draw_np[compare]'")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--release-memory", dest="keep_freed_memory", action="store_false",
                    help="leave the C allocator's defaults, which return freed memory to the OS "
@@ -43,7 +47,7 @@ def run(args) -> int:
     try:
         result = benchmark_step(args.preset, batch_size=args.batch_size, repeats=args.repeats,
                                 warmup=args.warmup, dtype=args.dtype, seed=args.seed,
-                                profile=args.profile, progress=say)
+                                profile=args.profile, compare=args.compare, progress=say)
     except MemoryError:   # NumPy refuses an array larger than the memory before allocating it
         raise ValueError(f"a step of {args.preset} at --batch-size {args.batch_size} needs more "
                          f"memory than this machine has; pass a smaller --batch-size") from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 import tracemalloc
 
 from .. import backend
-from ..model import DRAW
 from ..validate import trusted
 from .timing import is_cupy, synchronize
 
@@ -56,14 +55,19 @@ CACHE_PARTS = {
 }
 
 
-def cache_breakdown(model: DRAW, x, eps) -> dict:
-    """Bytes that the forward pass keeps for the backward pass, by part of the step, over all T.
+def cache_breakdown(model, x, eps=None) -> dict:
+    """Bytes that a DRAW model's forward pass keeps for the backward pass, by part of the step,
+    over all T (a DRAW breakdown: ``model`` is a :class:`draw_np.model.DRAW`).
 
     Each array is counted once, by the buffer it views, at the first part that holds it (the
     decoder state h^dec_t, for one, is the write head's input and the next read head's too).
     Parameters and the images x are not counted; the noise ε is, under the latent part.
     Returns ``{"parts": {label: bytes}, "total": bytes, "per_step": bytes}``.
     """
+    if getattr(model, "kind", None) != "draw":
+        raise ValueError(f"cache_breakdown breaks down a DRAW model's caches, got "
+                         f"{type(model).__name__}")
+    x, eps = model._check_input(x, eps)
     with trusted():
         _, _, caches, _ = model._forward(x, eps)   # the same caches loss_and_grads keeps
     skip = {id(a) for a in model.params.values()} | {id(x)}

@@ -36,6 +36,27 @@ def machine_info() -> dict:
     return info
 
 
+def blas_threads() -> int:
+    """How many threads NumPy's BLAS runs a product on.
+
+    threadpoolctl's answer where it is installed; else the thread variables OpenBLAS and MKL
+    read at start-up (the first set, in their order of precedence); else the usable cores,
+    which is what OpenBLAS starts with by default.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+        counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        if counts:
+            return int(counts[0])
+    except Exception:  # not installed, or an old version: fall back to the environment
+        pass
+    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").split(",")[0].strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
 def _blas_info() -> str:
     """The BLAS NumPy uses: threadpoolctl's view if installed, else NumPy's build config."""
     try:
@@ -89,13 +110,14 @@ def machine_warnings(machine: dict, limit: dict) -> list:
         warnings.append(f"the machine is busy (load average {max(loads)} on {cores} cores): other "
                         f"processes share the CPU, so these timings are slower and noisier than "
                         f"on a quiet machine")
-    best = max(row["gflops"] for row in limit["shapes"])
-    stalled = [row for row in limit["shapes"]
+    dense = [row for row in limit["shapes"] if not row["small"]]
+    best = max(row["gflops"] for row in dense)
+    stalled = [row for row in dense
                if row["seconds_per_call"] > 1e-3 and row["gflops"] < best / 20]
     if stalled:
         worst = min(stalled, key=lambda row: row["gflops"])
-        warnings.append(f"{len(stalled)} of the timed products stalled: e.g. {worst['layer']} "
-                        f"{worst['role']} {worst['shape']} took "
+        warnings.append(f"{len(stalled)} of the timed products stalled: e.g. {worst['label']} "
+                        f"{worst['shape']} took "
                         f"{format_seconds(worst['seconds_per_call'])}"
                         f" ({worst['gflops']:.1f} GFLOP/s, the best shape ran at {best:.0f}): "
                         f"BLAS threads waiting for a free core, so the limit is not the "

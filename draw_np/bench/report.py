@@ -21,21 +21,19 @@ def format_bytes(b: float) -> str:
 
 def format_report(r: dict) -> str:
     """The human-readable table of a :func:`benchmark_step` result."""
-    c, m, f, lim = r["config"], r["machine"], r["flops"], r["limit"]
-    step = r["step"]
+    m, f, lim, step = r["machine"], r["flops"], r["limit"], r["step"]
     G = 1e9
-    model = (f"T={c['T']}, enc/dec {c['enc_size']}/{c['dec_size']}, z={c['z_size']}, "
-             + (f"read {c['read_n']}x{c['read_n']}, write {c['write_n']}x{c['write_n']}"
-                if c["attention"] else "no attention"))
+    model = ", ".join(f"{k}={v}" for k, v in r["config"].items())
     where = m["cpu"] + f", {m.get('usable_cores', m['cores'])} cores"
     if "gpu" in m:
         where = f"{m['gpu'].get('name', 'GPU')} (CuPy {m['gpu'].get('cupy')}); host " + where
     lines = [
-        f"draw_np bench: preset {r['preset']} ({model}), batch {r['batch_size']}, {r['dtype']}, "
-        f"{r['backend']} backend",
+        f"draw_np bench: preset {r['preset']} ({r['kind']}: {model}), batch {r['batch_size']}, "
+        f"{r['dtype']}, {r['backend']} backend",
         f"machine: {where}, load average {m.get('load_1min_before', '?')} before, "
         f"{m.get('load_1min', '?')} after",
-        f"software: Python {m['python']}, NumPy {m['numpy']}, BLAS {m['blas']}"
+        f"software: Python {m['python']}, NumPy {m['numpy']}, BLAS {m['blas']}, "
+        f"{m['blas_threads']} BLAS thread(s)"
         + "".join(f", {k}={v}" for k, v in m.get("thread_env", {}).items()),
         "",
         f"training step (loss_and_grads + clip + Adam), {r['repeats']} steps after "
@@ -50,38 +48,39 @@ def format_report(r: dict) -> str:
     lines += [
         f"  one epoch ({r['steps_per_epoch']} steps of {r['batch_size']}): "
         f"{format_seconds(r['epoch_s'])}",
-        "",
-        "floating-point work of one step (forward + backward):",
     ]
-    labels = {"encoder_lstm": "encoder LSTM", "decoder_lstm": "decoder LSTM",
-              "heads": "heads (mu, log sigma, write, attention maps)",
-              "attention": "attention filterbank products",
-              "elementwise": "elementwise (rough estimate)"}
-    for part, label in labels.items():
-        lines.append(f"  {label:<46} {f['parts'][part] / G:8.2f} GFLOP  "
-                     f"{f['parts'][part] / f['total']:6.1%}")
-    lines.append(f"  {'matrix products':<46} {f['matmul'] / G:8.2f} GFLOP")
+    c = r.get("compare")
+    if c:
+        lines += [
+            "",
+            f"against PyTorch {c['torch_version']} (eager autograd, draw_np/torch_reference.py), "
+            f"{len(c['torch']['samples_s'])} steps each, alternating; torch threads "
+            f"{c['torch_threads']}, BLAS threads {c['blas_threads']}:",
+            f"  draw_np median {format_seconds(c['draw_np']['median_s'])}   torch median "
+            f"{format_seconds(c['torch']['median_s'])}   ratio {c['ratio']:.2f}",
+        ]
+    lines += ["", "floating-point work in the matrix products of one step (forward + backward), "
+                  "as the model reports them:"]
+    for layer, flops in f["layers"].items():
+        lines.append(f"  {layer:<16} {flops / G:8.3f} GFLOP  {flops / f['matmul']:6.1%}")
+    lines.append(f"  {'all':<16} {f['matmul'] / G:8.3f} GFLOP")
     lines += [
         "",
         f"matrix-multiply throughput on the step's shapes ({lim['dtype']}, median of "
         f"{lim['repeats']}):",
-        f"  {'layer':<11}{'role':<21}{'shape':<34}{'calls':>6}{'per call':>11}{'GFLOP/s':>9}",
+        f"  {'product':<26}{'shape':<30}{'calls':>6}{'per call':>11}{'GFLOP/s':>9}",
     ]
     for row in lim["shapes"]:
-        if row["role"] == "batched":
-            continue
-        lines.append(f"  {row['layer']:<11}{row['role']:<21}{row['shape']:<34}{row['calls']:>6}"
-                     f"{format_seconds(row['seconds_per_call']):>11}{row['gflops']:>9.1f}")
-    lines += [
-        f"  weight gradients: per step {format_seconds(lim['weight_grad_per_step_s'])}, stacked "
-        f"over time {format_seconds(lim['weight_grad_stacked_s'])} (the limit takes the faster)",
-        f"  weighted throughput {lim['gflops']:.1f} GFLOP/s -> limit "
-        f"{format_seconds(lim['limit_s'])} per step for {lim['matmul_flops'] / G:.2f} GFLOP",
-    ]
-    if lim["attention_s"]:
-        lines.append(f"  attention filterbank products as run (stacks of small matrices): "
-                     f"{format_seconds(lim['attention_s'])} per step, "
-                     f"{lim['attention_gflops']:.1f} GFLOP/s")
+        if not row["small"]:
+            lines.append(f"  {row['label']:<26}{row['shape']:<30}{row['calls']:>6}"
+                         f"{format_seconds(row['seconds_per_call']):>11}{row['gflops']:>9.1f}")
+    lines.append(f"  weighted throughput {lim['gflops']:.1f} GFLOP/s -> limit "
+                 f"{format_seconds(lim['limit_s'])} per step for {lim['matmul_flops'] / G:.2f} "
+                 f"GFLOP")
+    if lim["small_s"]:
+        lines.append(f"  small products ({lim['small_flops'] / G:.3f} GFLOP, timed as stacks): "
+                     f"{format_seconds(lim['small_s'])} per step, "
+                     f"{lim['small_gflops']:.1f} GFLOP/s")
     lines += [
         "",
         f"achieved: {r['achieved_gflops']:.1f} GFLOP/s = {r['fraction_of_limit']:.1%} of the limit "
@@ -95,7 +94,7 @@ def format_report(r: dict) -> str:
     ]
     kept = r["memory"].get("caches")
     if kept:
-        lines.append(f"  kept for the backward pass, all {c['T']} steps: "
+        lines.append(f"  kept for the backward pass, all {r['config']['T']} steps: "
                      f"{format_bytes(kept['total'])} ({format_bytes(kept['per_step'])} a step)")
         for label, nbytes in kept["parts"].items():
             lines.append(f"    {format_bytes(nbytes):>10}  {label}")
