@@ -35,7 +35,10 @@ mu, logsigma = rng.standard_normal((n, k)), 0.5 * rng.standard_normal((n, k))
 # $$z = \mu + \sigma \odot \epsilon, \qquad \sigma = \exp(\log\sigma), \qquad
 #   \epsilon \sim \mathcal N(0, I) \tag{6}$$
 #
-# Then $\partial z / \partial \mu = 1$ and $\partial z / \partial \log\sigma = \sigma\epsilon$.
+# Then $\partial z / \partial \mu = 1$, $\partial z / \partial \log\sigma = \sigma\epsilon$ and
+# $\partial z / \partial \epsilon = \sigma$: the backward pass multiplies the upstream
+# $\bar z$ by these, element by element, and the code below asserts exactly that of
+# `sample_backward`.
 #
 # `draw_np.gaussian.sample_forward` takes $\epsilon$ as an argument; the caller draws it (the
 # model, from `draw_np.backend.Random`).
@@ -47,6 +50,9 @@ z, cache = sample_forward(mu, logsigma, eps)
 assert np.allclose(z, mu + np.exp(logsigma) * eps)
 dz = rng.standard_normal((n, k))
 dmu, dlogsigma, deps = sample_backward(dz, cache)
+sigma = np.exp(logsigma)               # z = μ + σ ε: dz/dμ = 1, dz/d log σ = σ ε, dz/dε = σ
+assert np.allclose(dmu, dz) and np.allclose(dlogsigma, dz * sigma * eps)
+assert np.allclose(deps, dz * sigma)
 errors = check_gradients(lambda: sample_forward(mu, logsigma, eps)[0],
                          {"mu": mu, "logsigma": logsigma, "eps": eps},
                          {"mu": dmu, "logsigma": dlogsigma, "eps": deps}, dz)
@@ -83,8 +89,11 @@ lesson.step("The KL term in closed form (eq. 11)")
 kl, kl_cache = kl_forward(mu, logsigma)
 assert np.allclose(kl, 0.5 * (mu ** 2 + np.exp(2 * logsigma) - 2 * logsigma - 1).sum(axis=1))
 dkl = rng.standard_normal(n)
+dmu_kl, dlogsigma_kl = kl_backward(dkl, kl_cache)
+assert np.allclose(dmu_kl, dkl[:, None] * mu)                               # dKL/dμ = μ
+assert np.allclose(dlogsigma_kl, dkl[:, None] * (np.exp(2 * logsigma) - 1))  # dKL/d log σ = σ² − 1
 errors = check_gradients(lambda: kl_forward(mu, logsigma)[0], {"mu": mu, "logsigma": logsigma},
-                         dict(zip(("mu", "logsigma"), kl_backward(dkl, kl_cache))), dkl)
+                         {"mu": dmu_kl, "logsigma": dlogsigma_kl}, dkl)
 print(f"  by hand == kl_forward; gradient check: {show(errors)}")
 assert max(errors.values()) < 1e-7
 assert np.allclose(kl_forward(np.zeros((1, k)), np.zeros((1, k)))[0], 0)

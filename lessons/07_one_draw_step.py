@@ -144,7 +144,8 @@ one_step = DRAW(replace(c, T=1), dtype="float64")
 one_step.params = p
 _, nll_cache = bernoulli_nll_forward(state.canvas, x)
 dmean = np.full(n, 1.0 / n)                                            # L = mean over the batch
-dcanvas, _ = bernoulli_nll_backward(dmean, nll_cache)                  # (9)
+dcanvas = dmean[:, None, None] * (sigmoid(state.canvas) - x)          # (9): d(softplus(c) − x c)
+assert np.allclose(dcanvas, bernoulli_nll_backward(dmean, nll_cache)[0])
 d = State(dcanvas, *(np.zeros_like(a) for a in state[1:]))
 grads = {name: np.zeros_like(value) for name, value in p.items()}
 d_start, paths = by_hand.step_backward(d, dmean, caches, grads)

@@ -139,7 +139,9 @@ print(f"  loss by hand {loss:.6f} nats == AttentionClassifier.loss_and_grads: OK
 # %%
 lesson.step("Backprop through time, by hand")
 grads = {name: np.zeros_like(value) for name, value in p.items()}
-dlogits = softmax_cross_entropy_backward(np.full(n, 1.0 / n), softmax_cache)   # (p − onehot)/n
+onehot = np.eye(config.classes)[labels]
+dlogits = (softmax_cache.probs - onehot) / n                   # dℓ/da = (p − onehot(y)) / n
+assert np.allclose(dlogits, softmax_cross_entropy_backward(np.full(n, 1.0 / n), softmax_cache))
 dh, grads["out.W"], grads["out.b"] = linear_backward(dlogits, out_cache)
 dcell = np.zeros_like(dh)
 arriving = []
