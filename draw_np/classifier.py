@@ -36,6 +36,12 @@ from .softmax import check_labels, softmax_cross_entropy_backward, softmax_cross
 from .validate import check_positive_int, is_integer, trusted
 
 
+#: Upper bounds of a ClassifierConfig, as DRAW's (:data:`draw_np.model.CONFIG_LIMITS`): far
+#: beyond the paper's model, so a crafted config is refused before it exhausts the memory.
+CONFIG_LIMITS = dict(H=2048, W=2048, channels=64, T=1024, size=8192, read_n=2048,
+                     classes=100_000)
+
+
 @dataclass(frozen=True)
 class ClassifierConfig:
     """The shape of an attention classifier. The defaults are the paper's Table 1 model:
@@ -54,6 +60,9 @@ class ClassifierConfig:
             least = 2 if f.name == "classes" else 1
             if not is_integer(value) or value < least:
                 raise ValueError(f"{f.name} must be an integer >= {least}, got {value!r}")
+            if value > CONFIG_LIMITS[f.name]:
+                raise ValueError(f"{f.name} = {value} is larger than draw_np supports "
+                                 f"(at most {CONFIG_LIMITS[f.name]})")
             object.__setattr__(self, f.name, int(value))  # a NumPy integer becomes an int
         side = max(self.H, self.W)
         if self.read_n > side:

@@ -460,3 +460,9 @@ def test_evaluate_flags_below_one_are_named(tmp_path, capsys, flag):
     save_checkpoint(tmp_path / "c.npz", model.params, model.config)
     status, err = run_cli(["evaluate", tmp_path / "c.npz", flag, "0"], capsys)
     assert status == 2 and err == [f"draw_np: error: {flag} must be an integer >= 1, got 0"]
+
+
+def test_an_absurd_classifier_config_is_refused_in_one_line():
+    from draw_np.classifier import ClassifierConfig
+    with pytest.raises(ValueError, match=r"T = 1000000000 is larger than draw_np supports"):
+        ClassifierConfig(T=10 ** 9)
