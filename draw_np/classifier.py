@@ -20,13 +20,13 @@ through where the glimpse looked. Weights are shared by every step: their gradie
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from . import backend
 from .attention import AttentionParams
+from .config import ModelConfig
 from .heads import (ReadHeadCache, attention_names, read_head_backward, read_head_forward,
                     read_head_matmul_shapes, read_head_param_shapes, read_size)
 from .linear import linear_backward, linear_forward, linear_matmul_shapes
@@ -36,14 +36,8 @@ from .softmax import check_labels, softmax_cross_entropy_backward, softmax_cross
 from .validate import check_positive_int, is_integer, trusted
 
 
-#: Upper bounds of a ClassifierConfig, as DRAW's (:data:`draw_np.model.CONFIG_LIMITS`): far
-#: beyond the paper's model, so a crafted config is refused before it exhausts the memory.
-CONFIG_LIMITS = dict(H=2048, W=2048, channels=64, T=1024, size=8192, read_n=2048,
-                     classes=100_000)
-
-
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(ModelConfig):
     """The shape of an attention classifier. The defaults are the paper's Table 1 model:
     8 glimpses of 12 x 12 on 100 x 100 cluttered MNIST, an LSTM of 256, 10 classes."""
     H: int = 100
@@ -54,40 +48,22 @@ class ClassifierConfig:
     read_n: int = 12
     classes: int = 10
 
+    #: Far beyond the paper's model: see ModelConfig.
+    LIMITS: ClassVar[dict] = dict(H=2048, W=2048, channels=64, T=1024, size=8192, read_n=2048,
+                                  classes=100_000)
+    LEAST: ClassVar[dict] = dict(classes=2)
+
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            least = 2 if f.name == "classes" else 1
-            if not is_integer(value) or value < least:
-                raise ValueError(f"{f.name} must be an integer >= {least}, got {value!r}")
-            if value > CONFIG_LIMITS[f.name]:
-                raise ValueError(f"{f.name} = {value} is larger than draw_np supports "
-                                 f"(at most {CONFIG_LIMITS[f.name]})")
-            object.__setattr__(self, f.name, int(value))  # a NumPy integer becomes an int
+        self.check_fields()
         side = max(self.H, self.W)
         if self.read_n > side:
             raise ValueError(f"read_n = {self.read_n} is larger than the image ({self.H} x "
                              f"{self.W}): a grid side must be at most {side}")
 
     @property
-    def image_shape(self) -> tuple:
-        """The shape of one input image: (H, W) when grey, else (C, H, W)."""
-        return (self.H, self.W) if self.channels == 1 else (self.channels, self.H, self.W)
-
-    @property
     def read_size(self) -> int:
         """Length of r_t: C patches of N x N (eq. 27 on the image alone)."""
         return read_size(self.read_n, self.channels, self.H, self.W)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ClassifierConfig":
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown ClassifierConfig fields: {sorted(unknown)}")
-        return cls(**d)
 
 
 def param_shapes(config: ClassifierConfig) -> dict:

@@ -24,8 +24,6 @@ import sys
 import time
 from typing import NamedTuple
 
-import numpy as np
-
 from . import backend
 
 

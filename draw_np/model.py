@@ -25,16 +25,16 @@ their gradients are sums over steps.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 from . import backend
 from .activations import sigmoid
 from .attention import AttentionParams
 from .bernoulli import bernoulli_nll_backward, bernoulli_nll_forward
+from .config import ModelConfig
 from .gaussian import kl_backward, kl_forward, sample_backward, sample_forward
 from .heads import (Glimpse, ReadHeadCache, WriteHeadCache, attention_names, read_head_backward,
                     read_head_forward, read_head_matmul_shapes, read_head_param_shapes,
@@ -54,15 +54,8 @@ from .validate import check_positive_int, is_integer, trusted
 INIT_STD = 0.1
 
 
-#: Upper bounds of a DRAWConfig, far beyond any model of the paper (T = 64, LSTMs of 800,
-#: 32 x 32 x 3 images), so that a mistyped or crafted config (T = 10^9 in a checkpoint) is
-#: refused in one line instead of exhausting the machine's memory when the model first runs.
-CONFIG_LIMITS = dict(H=2048, W=2048, T=1024, enc_size=8192, dec_size=8192, z_size=8192,
-                     read_n=2048, write_n=2048, channels=64)
-
-
 @dataclass(frozen=True)
-class DRAWConfig:
+class DRAWConfig(ModelConfig):
     """The shape of a DRAW model. The defaults are the paper's MNIST model (Table 3).
 
     ``channels`` is C, the image planes (1 grey, 3 colour; spec, "Images with C channels").
@@ -78,19 +71,13 @@ class DRAWConfig:
     attention: bool = True
     channels: int = 1
 
+    #: Far beyond any model of the paper (T = 64, LSTMs of 800, 32 x 32 x 3): see ModelConfig.
+    LIMITS: ClassVar[dict] = dict(H=2048, W=2048, T=1024, enc_size=8192, dec_size=8192,
+                                  z_size=8192, read_n=2048, write_n=2048, channels=64)
+    FLAGS: ClassVar[tuple] = ("attention",)
+
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name == "attention":
-                if not isinstance(value, bool):
-                    raise ValueError(f"attention must be True or False, got {value!r}")
-            elif not is_integer(value) or value < 1:
-                raise ValueError(f"{f.name} must be an integer >= 1, got {value!r}")
-            elif value > CONFIG_LIMITS[f.name]:
-                raise ValueError(f"{f.name} = {value} is larger than draw_np supports "
-                                 f"(at most {CONFIG_LIMITS[f.name]})")
-            else:  # a NumPy integer is stored as an int, so to_dict stays JSON-able
-                object.__setattr__(self, f.name, int(value))
+        self.check_fields()
         if self.attention:
             side = max(self.H, self.W)
             for name in ("read_n", "write_n"):
@@ -110,13 +97,8 @@ class DRAWConfig:
 
     @property
     def canvas_shape(self) -> tuple:
-        """The shape of one image, ``c0`` and the canvas: (H, W) when grey, else (C, H, W)."""
-        return (self.H, self.W) if self.channels == 1 else (self.channels, self.H, self.W)
-
-    @property
-    def image_shape(self) -> tuple:
-        """The shape of one input image (the interface of :mod:`draw_np.models`): the canvas's."""
-        return self.canvas_shape
+        """The shape of ``c0`` and the canvas: an image's, (H, W) when grey, else (C, H, W)."""
+        return self.image_shape
 
     @property
     def read_size(self) -> int:
@@ -127,18 +109,6 @@ class DRAWConfig:
     def write_size(self) -> int:
         """Length of the write head's output: C N x N patches (eq. 28) or a whole canvas (eq. 18)."""
         return write_size(self.write_grid, self.canvas_shape)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DRAWConfig":
-        """The config of ``to_dict``; a dict from before ``channels`` existed means grey (C = 1)."""
-        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown DRAWConfig fields: {sorted(unknown)}")
-        return cls(**d)
-
 
 def param_shapes(config: DRAWConfig) -> dict:
     """Every parameter's name and shape, exactly as in the spec's table: the LSTMs, the latent

@@ -1,5 +1,4 @@
 """Strategies and helpers shared by the layer tests."""
-import numpy as np
 from hypothesis import strategies as st
 
 from draw_np import backend as B

@@ -194,7 +194,7 @@ def test_negligible_filter_values_are_exact_zeros_never_subnormal(backend):
     the flushed function (finite differences in float64, on a glimpse with flushed tails)."""
     from draw_np.attention import FLUSH_EXPONENT
     xp = backend
-    n, N, H, W = 3, 4, 100, 90
+    N, H, W = 4, 100, 90
     args = [xp.asarray(v, dtype="float32") for v in ([20.0, 50.0, 80.0], [30.0, 60.0, 10.0],
                                                      [1.0, 4.0, 0.5], [3.0, 2.0, 1.0])]
     (Fx, Fy), cache = filterbank_forward(*args, N, H, W)

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 
 from draw_np import backend as B
 from draw_np.bernoulli import bernoulli_nll_backward, bernoulli_nll_forward
