@@ -63,7 +63,7 @@ def plot_time_to_quality(logs: dict):
     by_epoch.set_xlabel("epoch")
     by_time.set_ylabel("validation bound $L^x + L^z$ (nats)")
     by_epoch.set_xscale("log")
-    by_time.legend(fontsize=8, loc="upper right")
+    by_time.legend(fontsize=8, loc="lower left")
     by_epoch.legend(fontsize=7, loc="upper right")
     fig.suptitle("DRAW on binarised MNIST: time to quality", fontsize=11)
     return fig
