@@ -324,3 +324,16 @@ def test_a_resumed_classifier_run_ends_exactly_where_an_uninterrupted_one_does(t
     assert rest["steps"] == whole["steps"] == 6
     for name, value in whole["params"].items():
         np.testing.assert_array_equal(rest["params"][name], value, err_msg=name)
+
+
+def test_the_bundled_classifier_is_the_table_1_model():
+    """draw_np/assets/cluttered.npz (the `plot classifier` default) loads as the 8-glimpse model
+    of Table 1, trained on cluttered MNIST, and classifies a batch."""
+    from draw_np.plot.cli import DEFAULT_CLASSIFIER
+    from draw_np.checkpoint import load_checkpoint
+    model = load_model(DEFAULT_CLASSIFIER)
+    assert model.kind == "classifier" and model.config == ClassifierConfig()
+    assert load_checkpoint(DEFAULT_CLASSIFIER).dataset == "cluttered"
+    assert not load_checkpoint(DEFAULT_CLASSIFIER).optim_state   # parameters only
+    predicted = model.predict(np.zeros((3, 100, 100), dtype=np.float32))
+    assert predicted.shape == (3,) and predicted.dtype.kind == "i"

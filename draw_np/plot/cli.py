@@ -24,6 +24,7 @@ from .layout import DPI, check_grid
 
 ASSETS = Path(__file__).parent.parent / "assets"
 DEFAULT_CHECKPOINT = ASSETS / "quick.npz"     # a model trained with `train --preset quick`
+DEFAULT_CLASSIFIER = ASSETS / "cluttered.npz"  # trained with `train --preset cluttered`
 DEFAULT_DATA = ASSETS / "mnist_sample.npz"    # 100 binarised MNIST test digits
 #: How many test images of a checkpoint's data set a figure over "all the images" (``plot kl``)
 #: takes: as many as the bundled sample holds.
@@ -117,8 +118,9 @@ def add_parser(subparsers) -> None:
     seed(k)
     k = kind("classifier", "the attention classifier's glimpses on test images, right and "
              "wrong, with the patch each glimpse read", _run_classifier)
-    k.add_argument("--checkpoint", type=Path, required=True, metavar="PATH",
-                   help="a checkpoint of the attention classifier (train --preset cluttered)")
+    k.add_argument("--checkpoint", type=Path, default=None, metavar="PATH",
+                   help="a checkpoint of the attention classifier (train --preset cluttered; "
+                        "default: the bundled 8-glimpse model)")
     k.add_argument("--rows", type=int, default=6,
                    help="images to show, up to half of them mistakes (default 6)")
     k.add_argument("--split", choices=("test", "valid"), default="test")
@@ -341,14 +343,15 @@ def _run_classifier(args) -> int:
     _positive("search", args.search)
     if args.rows > args.search:
         raise ValueError(f"--rows ({args.rows}) must be at most --search ({args.search})")
+    if args.checkpoint is None:
+        args.checkpoint = DEFAULT_CLASSIFIER
     model = _load_model(args)
     if model.kind != "classifier":
         raise ValueError(f"`plot classifier` needs a checkpoint of the attention classifier; "
                          f"{args.checkpoint} holds a {model.kind} model")
     check_grid(args.rows, 1 + model.config.T)   # before loading and classifying the images
-    settings = load_checkpoint(args.checkpoint).meta.get("settings")
-    dataset = settings.get("dataset", "cluttered") if isinstance(settings, dict) else "cluttered"
-    data = load_dataset(dataset, source=args.data, cache_dir=args.cache_dir, limit=args.search)
+    data = load_dataset(load_checkpoint(args.checkpoint).dataset, source=args.data,
+                        cache_dir=args.cache_dir, limit=args.search)
     if tuple(data.image_shape) != tuple(model.config.image_shape):
         raise ValueError(f"the checkpoint's model takes "
                          f"{'x'.join(map(str, model.config.image_shape))} images, the data set "
