@@ -188,10 +188,7 @@ def run(args) -> int:
     model = load_model(args.checkpoint)
     data = load_dataset(load_checkpoint(args.checkpoint).dataset, source=args.data,
                         cache_dir=args.cache_dir, limit=args.limit)
-    if tuple(data.image_shape) != tuple(model.config.image_shape):
-        raise ValueError(f"the checkpoint's model takes "
-                         f"{'x'.join(map(str, model.config.image_shape))} images, the data set "
-                         f"{data.name} has {'x'.join(map(str, data.image_shape))}")
+    data.check_fits(model.config)
     arrays = data.split(args.split)
     from tqdm import tqdm
     with tqdm(total=len(arrays[0]), unit="img", desc=f"evaluating {args.split}", disable=None,

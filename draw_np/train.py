@@ -224,10 +224,7 @@ def _model_class(config):
 
 
 def _check_data(config, settings: TrainSettings, data: DataSplits) -> None:
-    if tuple(data.image_shape) != tuple(config.image_shape):
-        shape = "x".join(map(str, config.image_shape))
-        raise ValueError(f"the model takes {shape} images, the data set {data.name} has "
-                         f"{'x'.join(map(str, data.image_shape))}")
+    data.check_fits(config)
     if data.train.size == 0 or len(data.valid[0]) == 0:
         raise ValueError(f"the data set {data.name} has no training or no validation examples")
     if settings.batch_size > data.train.size:

@@ -132,6 +132,13 @@ class DataSplits(NamedTuple):
                              valid=tuple(a[:n] for a in self.valid),
                              test=tuple(a[:n] for a in self.test))
 
+    def check_fits(self, config) -> None:
+        """A ``ValueError`` unless the model of ``config`` takes this data set's images."""
+        if tuple(self.image_shape) != tuple(config.image_shape):
+            raise ValueError(f"the model takes {'x'.join(map(str, config.image_shape))} images, "
+                             f"the data set {self.name} has "
+                             f"{'x'.join(map(str, self.image_shape))}")
+
     def split(self, name: str) -> tuple:
         """The fixed arrays of "valid" or "test"."""
         if name not in ("valid", "test"):

@@ -352,10 +352,7 @@ def _run_classifier(args) -> int:
     check_grid(args.rows, 1 + model.config.T)   # before loading and classifying the images
     data = load_dataset(load_checkpoint(args.checkpoint).dataset, source=args.data,
                         cache_dir=args.cache_dir, limit=args.search)
-    if tuple(data.image_shape) != tuple(model.config.image_shape):
-        raise ValueError(f"the checkpoint's model takes "
-                         f"{'x'.join(map(str, model.config.image_shape))} images, the data set "
-                         f"{data.name} has {'x'.join(map(str, data.image_shape))}")
+    data.check_fits(model.config)
     images, labels = data.split(args.split)
     if args.rows > len(images):
         raise ValueError(f"--rows must be at most the {len(images)} images of the {args.split} "
