@@ -45,6 +45,13 @@ class Checkpoint(NamedTuple):
         name = settings.get("dataset", "mnist") if isinstance(settings, dict) else "mnist"
         return name if isinstance(name, str) else "mnist"
 
+    def build_model(self, dtype="float32", seed=0):
+        """The model of the kind this checkpoint records, with its parameters, on the current
+        backend (``seed`` seeds only the model's noise generator)."""
+        model = models.model_class(self.kind)(self.config, seed=seed, dtype=dtype)
+        model.params = {k: backend.xp().asarray(v, dtype=dtype) for k, v in self.params.items()}
+        return model
+
 
 def save_checkpoint(path, params: dict, config, optim_state: dict | None = None,
                     **meta) -> None:
@@ -132,7 +139,4 @@ def _read_header(path: Path, raw):
 def load_model(path, dtype="float32"):
     """The model of a checkpoint, of the kind it records, with its parameters, on the current
     backend (a :class:`draw_np.model.DRAW` for DRAW checkpoints)."""
-    ckpt = load_checkpoint(path)
-    model = models.model_class(ckpt.kind)(ckpt.config, dtype=dtype)
-    model.params = {k: backend.xp().asarray(v, dtype=dtype) for k, v in ckpt.params.items()}
-    return model
+    return load_checkpoint(path).build_model(dtype)

@@ -176,7 +176,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from .checkpoint import load_checkpoint, load_model
+    from .checkpoint import load_checkpoint
     from .data.dataset import load_dataset
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be >= 1, got {args.limit}")
@@ -185,9 +185,10 @@ def run(args) -> int:
     for flag, value in (("--samples", args.samples), ("--batch-size", args.batch_size)):
         if value < 1:
             raise ValueError(f"{flag} must be an integer >= 1, got {value}")
-    model = load_model(args.checkpoint)
-    data = load_dataset(load_checkpoint(args.checkpoint).dataset, source=args.data,
-                        cache_dir=args.cache_dir, limit=args.limit)
+    checkpoint = load_checkpoint(args.checkpoint)
+    model = checkpoint.build_model()
+    data = load_dataset(checkpoint.dataset, source=args.data, cache_dir=args.cache_dir,
+                        limit=args.limit)
     data.check_fits(model.config)
     arrays = data.split(args.split)
     from tqdm import tqdm

@@ -384,10 +384,8 @@ def _restore(path: Path, config, settings: TrainSettings, print_fn=print):
     try:
         saved = TrainSettings.from_dict(ckpt.meta["settings"])
         state = Progress.from_meta(ckpt.meta["progress"])
-        model = _model_class(ckpt.config)(ckpt.config, seed=saved.seed)
+        model = ckpt.build_model(seed=saved.seed)
         model.rng.set_state(ckpt.meta["model_rng_state"])
-        model.params = {k: backend.xp().asarray(v, dtype=model.dtype)
-                        for k, v in ckpt.params.items()}
         opt = Adam(model.params, lr=saved.lr)
         opt.load_state_dict(ckpt.optim_state)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

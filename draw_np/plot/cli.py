@@ -151,15 +151,22 @@ def _check_out(args) -> Path:
     return out
 
 
+def _checkpoint_path(args, default: Path | None = None) -> Path:
+    """--checkpoint, or the bundled ``default`` (:data:`DEFAULT_CHECKPOINT` unless given) when
+    it is not given."""
+    from ..checkpoint import CheckpointError
+    if args.checkpoint is not None:
+        return args.checkpoint
+    default = default or DEFAULT_CHECKPOINT
+    if not default.is_file():
+        raise CheckpointError(f"the bundled checkpoint {default} is not installed; pass "
+                              f"--checkpoint PATH (e.g. runs/quick/best.npz)")
+    return default
+
+
 def _load_model(args):
-    from ..checkpoint import CheckpointError, load_model
-    path = args.checkpoint
-    if path is None:
-        if not DEFAULT_CHECKPOINT.is_file():
-            raise CheckpointError(f"the bundled checkpoint {DEFAULT_CHECKPOINT} is not installed; "
-                                  f"pass --checkpoint PATH (e.g. runs/quick/best.npz)")
-        path = DEFAULT_CHECKPOINT
-    return load_model(path)
+    from ..checkpoint import load_model
+    return load_model(_checkpoint_path(args))
 
 
 def _images_for(args, model, n: int | None = None) -> np.ndarray:
@@ -172,12 +179,10 @@ def _images_for(args, model, n: int | None = None) -> np.ndarray:
         return images[:n]
     from ..checkpoint import load_checkpoint
     from ..data.dataset import load_dataset
-    name = load_checkpoint(args.checkpoint).dataset
-    data = load_dataset(name, source=args.source, cache_dir=args.cache_dir,
-                        limit=DATASET_SAMPLE if n is None else n)
-    images = np.asarray(data.test[0], dtype=np.float64)
-    _check_sizes(model, images, f"the data set {name}")
-    return images
+    data = load_dataset(load_checkpoint(args.checkpoint).dataset, source=args.source,
+                        cache_dir=args.cache_dir, limit=DATASET_SAMPLE if n is None else n)
+    data.check_fits(model.config)
+    return np.asarray(data.test[0], dtype=np.float64)
 
 
 def _load_images(args) -> np.ndarray:
@@ -343,14 +348,14 @@ def _run_classifier(args) -> int:
     _positive("search", args.search)
     if args.rows > args.search:
         raise ValueError(f"--rows ({args.rows}) must be at most --search ({args.search})")
-    if args.checkpoint is None:
-        args.checkpoint = DEFAULT_CLASSIFIER
-    model = _load_model(args)
+    path = _checkpoint_path(args, DEFAULT_CLASSIFIER)
+    checkpoint = load_checkpoint(path)
+    model = checkpoint.build_model()
     if model.kind != "classifier":
         raise ValueError(f"`plot classifier` needs a checkpoint of the attention classifier; "
-                         f"{args.checkpoint} holds a {model.kind} model")
+                         f"{path} holds a {model.kind} model")
     check_grid(args.rows, 1 + model.config.T)   # before loading and classifying the images
-    data = load_dataset(load_checkpoint(args.checkpoint).dataset, source=args.data,
+    data = load_dataset(checkpoint.dataset, source=args.data,
                         cache_dir=args.cache_dir, limit=args.search)
     data.check_fits(model.config)
     images, labels = data.split(args.split)
