@@ -53,3 +53,26 @@ def bernoulli_nll_backward(dnll, cache):
     check_array("dnll", dnll, (logits.shape[0],))
     d = dnll.reshape((-1,) + (1,) * (logits.ndim - 1))
     return d * (sigmoid(logits) - x), -d * logits
+
+
+def bernoulli_entropy(x):
+    """``H(x) = −Σ_pixels x log x + (1 − x) log(1 − x)`` per example, in nats (0 log 0 = 0).
+
+    The least value eq. 9 can take on targets ``x``: ``L^x`` is the cross-entropy of the
+    canvas's Bernoulli distributions against ``x`` and equals ``H(x)`` plus their KL
+    divergence. It is 0 for bits; for grey levels (colour images) it is the floor under the
+    reported figure, so ``L^x − H(x)`` says how far the model is from drawing ``x`` exactly.
+
+    Args:
+        x: (n, ...) values in [0, 1].
+    Returns:
+        (n,) in the precision of ``x``.
+    """
+    if not hasattr(x, "shape") or x.ndim < 2:
+        raise ValueError(f"x must have shape (n, ...), got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
+    xp = array_module(x)
+    if not bool(((x >= 0) & (x <= 1)).all()):   # also False for NaN
+        raise ValueError("x must hold values in [0, 1]")
+    x_log_x = lambda p: p * xp.log(xp.where(p > 0, p, 1))   # 0 where p == 0
+    return -(x_log_x(x) + x_log_x(1 - x)).sum(axis=tuple(range(1, x.ndim)))

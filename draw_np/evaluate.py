@@ -24,6 +24,8 @@ import sys
 import time
 from typing import NamedTuple
 
+import numpy as np
+
 from . import backend
 
 
@@ -68,6 +70,17 @@ class EvalResult(NamedTuple):
             f"{self.iw_nll_stderr:.2f} nats"
             + ("   (K = 1 equals the bound in expectation)" if k == 1 else ""),
         ])
+
+
+def mean_entropy(images, batch_size: int = 1000) -> float:
+    """The mean over ``images`` (values in [0, 1]) of their own Bernoulli entropy: the least
+    mean ``L^x`` any model can reach on them (0 for bits; the floor under the cross-entropy on
+    grey levels, :func:`draw_np.bernoulli.bernoulli_entropy`)."""
+    from .bernoulli import bernoulli_entropy
+    total = sum(float(bernoulli_entropy(np.asarray(images[start:start + batch_size],
+                                                   dtype=np.float64)).sum())
+                for start in range(0, len(images), batch_size))
+    return total / len(images)
 
 
 def _logmeanexp(a, axis=0):
@@ -198,11 +211,16 @@ def run(args) -> int:
                                 seed=args.seed, progress=_with_estimate(bar.update,
                                                                         len(arrays[0]),
                                                                         args.samples))
+    grey_levels = not data.binary and model.figure_name == "bound"
+    floor = mean_entropy(arrays[0]) if grey_levels else None
     if args.json:
+        extra = {} if floor is None else dict(images_entropy=floor)
         print(json.dumps(dict(result.to_dict(), split=args.split, dataset=data.name,
-                              checkpoint=str(args.checkpoint))))
+                              checkpoint=str(args.checkpoint), **extra)))
     else:
         print(result.format(args.split))
-        if not data.binary and model.figure_name == "bound":
+        if grey_levels:
+            print(f"the images' own entropy, the least L^x can be: {floor:.2f} nats; the model's "
+                  f"L^x is {result.Lx - floor:.2f} above it")
             print(GREY_LEVELS_NOTE)
     return 0

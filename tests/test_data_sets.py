@@ -5,6 +5,7 @@ No test needs the network: MNIST is replaced by a few made-up digits (``fake_mni
 CIFAR-10 and SVHN by small files written here in their official formats.
 """
 import io
+import json
 import os
 import pickle
 import tarfile
@@ -17,6 +18,7 @@ from draw_np.data import cifar10, colour_mnist, mnist, svhn, two_digit
 from draw_np.data.dataset import load_dataset
 from draw_np.data.verify import array_sha256, file_md5
 from draw_np.errors import DataError
+from draw_np.evaluate import mean_entropy
 from draw_np.presets import PRESETS
 
 SIZES = {"train": 40, "valid": 12, "test": 15}
@@ -328,8 +330,17 @@ def test_cli_trains_a_small_colour_draw_on_cifar10_files(tmp_path, capsys):
             "--write-n", "2", "--batch-size", "9", "--epochs", "1"]
     assert cli.main(argv) == 0
     assert (out / "best.npz").exists()
+    capsys.readouterr()
     assert cli.main(["evaluate", str(out / "best.npz"), "--data", str(folder), "--json"]) == 0
-    assert '"n": 6' in capsys.readouterr().out
+    result = json.loads(capsys.readouterr().out)
+    assert result["n"] == 6
+    # Grey levels: the figure is a cross-entropy, and the images' own entropy is its floor.
+    test_images = cifar10.load_splits(folder).test[0]
+    assert result["images_entropy"] == pytest.approx(mean_entropy(test_images), rel=1e-12)
+    assert 0 < result["images_entropy"] < result["Lx"]
+    assert cli.main(["evaluate", str(out / "best.npz"), "--data", str(folder)]) == 0
+    printed = capsys.readouterr().out
+    assert "the least L^x can be" in printed and "not a bound on a likelihood" in printed
 
 
 # ----------------------------------------------------------------------------------- SVHN

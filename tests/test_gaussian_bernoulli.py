@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 
 from draw_np import backend as B
-from draw_np.bernoulli import bernoulli_nll_backward, bernoulli_nll_forward
+from draw_np.bernoulli import bernoulli_entropy, bernoulli_nll_backward, bernoulli_nll_forward
 from draw_np.gaussian import kl_backward, kl_forward, sample_backward, sample_forward
 
 from .helpers import assert_gradients_match, batch, randn, seeds, side
@@ -98,6 +98,31 @@ def test_bernoulli_nll_is_finite_and_right_for_huge_logits(backend, dtype):
     assert float(nll[0]) == pytest.approx(2000.0)
     dlogits, _ = bernoulli_nll_backward(xp.ones(1, dtype=dtype), cache)
     np.testing.assert_allclose(B.to_numpy(dlogits).ravel(), [0, 0, 1, -1], atol=1e-6)
+
+
+def test_bernoulli_entropy_is_the_least_nll_reached_at_the_targets_own_logits(backend):
+    rng = np.random.default_rng(4)
+    x = B.xp().asarray(rng.uniform(0.01, 0.99, (3, 2, 5, 4)))
+    floor = bernoulli_entropy(x)
+    at_x, _ = bernoulli_nll_forward(B.xp().log(x / (1 - x)), x)   # the canvas that draws x
+    np.testing.assert_allclose(B.to_numpy(floor), B.to_numpy(at_x), rtol=1e-12)
+    other, _ = bernoulli_nll_forward(randn(rng, 3, 2, 5, 4), x)     # any other canvas costs more
+    assert (B.to_numpy(other) > B.to_numpy(floor)).all()
+
+
+def test_bernoulli_entropy_of_bits_is_zero_and_of_one_half_is_log_2_a_pixel(backend):
+    bits = B.xp().asarray([[[0.0, 1.0], [1.0, 0.0]]])
+    assert float(bernoulli_entropy(bits)[0]) == 0.0
+    halves = B.xp().full((2, 3, 7), 0.5)
+    np.testing.assert_allclose(B.to_numpy(bernoulli_entropy(halves)), 21 * np.log(2), rtol=1e-12)
+
+
+def test_bernoulli_entropy_rejects_values_outside_the_unit_interval():
+    for bad in (np.full((1, 4), 1.5), np.full((1, 4), -0.1), np.full((1, 4), np.nan)):
+        with pytest.raises(ValueError, match=r"values in \[0, 1\]"):
+            bernoulli_entropy(bad)
+    with pytest.raises(ValueError, match=r"x must have shape \(n, ...\)"):
+        bernoulli_entropy(np.zeros(4))
 
 
 def test_loss_functions_reject_mismatched_shapes():
