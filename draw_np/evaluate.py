@@ -59,16 +59,19 @@ class EvalResult(NamedTuple):
         """The figures a training log records each epoch."""
         return dict(bound=self.bound, Lx=self.Lx, Lz=self.Lz)
 
-    def format(self, split: str = "test") -> str:
-        """A few human-readable lines."""
+    def format(self, split: str = "test", grey_levels: bool = False) -> str:
+        """A few human-readable lines. ``grey_levels``: the images are not bits, so the figure
+        is named a cross-entropy and not a bound (see :data:`GREY_LEVELS_NOTE`)."""
         k = self.samples
+        name, what = (("cross-entropy", "eq. 9 against grey levels") if grey_levels
+                      else ("bound  ", "the paper's Table 2 figure"))
+        estimate = "importance-weighted estimate" if grey_levels else "importance-weighted −log p(x)"
         return "\n".join([
             f"{split} images: {self.n}, samples per image: {k}",
-            f"{split} bound  L^x + L^z        : {self.bound:8.2f} ± {self.bound_stderr:.2f} nats"
-            f"   (L^x {self.Lx:.2f}, L^z {self.Lz:.2f}; the paper's Table 2 figure)",
-            f"importance-weighted −log p(x), K={k}: {self.iw_nll:8.2f} ± "
-            f"{self.iw_nll_stderr:.2f} nats"
-            + ("   (K = 1 equals the bound in expectation)" if k == 1 else ""),
+            f"{split} {name} L^x + L^z      : {self.bound:8.2f} ± {self.bound_stderr:.2f} nats"
+            f"   (L^x {self.Lx:.2f}, L^z {self.Lz:.2f}; {what})",
+            f"{estimate}, K={k}: {self.iw_nll:8.2f} ± {self.iw_nll_stderr:.2f} nats"
+            + ("   (K = 1 equals the figure above in expectation)" if k == 1 else ""),
         ])
 
 
@@ -218,7 +221,8 @@ def run(args) -> int:
         print(json.dumps(dict(result.to_dict(), split=args.split, dataset=data.name,
                               checkpoint=str(args.checkpoint), **extra)))
     else:
-        print(result.format(args.split))
+        print(result.format(args.split, grey_levels=True) if grey_levels
+              else result.format(args.split))
         if grey_levels:
             print(f"the images' own entropy, the least L^x can be: {floor:.2f} nats; the model's "
                   f"L^x is {result.Lx - floor:.2f} above it")

@@ -182,6 +182,37 @@ def test_colour_mnist_pin_refuses_other_colours_for_the_reference_digits(tmp_pat
         load_dataset("colour-mnist", cache_dir=tmp_path)
 
 
+def test_the_bundled_colour_model_paints_each_digit_in_its_own_colours():
+    """draw_np/assets/colour_mnist.npz is the colour-mnist preset trained on colour MNIST
+    (parameters only). Given the bundled test digits in colours it never saw, its final canvas
+    has each image's background colour off the digit, and on the digit a colour moved from
+    the background towards that image's foreground: along the line from one colour to the
+    other (0 at the background, 1 at the foreground) the strokes stand well above 0 in every
+    image, the paper near 0. (The strokes of a 2 x 2-read, 12-step model are blurred, so they
+    mix in some background: about 0.57 on average when the model was shipped.)"""
+    from importlib.resources import files
+
+    from draw_np.checkpoint import load_checkpoint, load_model
+    path = files("draw_np") / "assets" / "colour_mnist.npz"
+    checkpoint = load_checkpoint(path)
+    assert checkpoint.dataset == "colour-mnist" and not checkpoint.optim_state
+    model = load_model(path)
+    assert model.config == PRESETS["colour-mnist"][0]
+    with np.load(files("draw_np") / "assets" / "mnist_sample.npz") as sample:
+        ink = sample["images"][:40] == 1                       # (n, 28, 28) binarised digits
+    colours = colour_mnist.draw_colours(len(ink), np.random.default_rng(123))
+    x = colour_mnist.colour_images(ink.astype(np.uint8) * 255, colours)
+    canvas = model.reconstruct(x).canvases[-1]                 # σ(c_T), (n, 3, 28, 28)
+    background, foreground = colours[:, 0] / 255, colours[:, 1] / 255   # (n, 3)
+    mean_where = lambda mask: np.stack([canvas[i][:, mask[i]].mean(axis=1)
+                                        for i in range(len(x))])        # (n, 3)
+    towards = foreground - background
+    along = lambda colour: ((colour - background) * towards).sum(1) / (towards ** 2).sum(1)
+    paper, strokes = along(mean_where(~ink)), along(mean_where(ink))
+    assert np.abs(paper).mean() < 0.1 and np.abs(paper).max() < 0.25
+    assert strokes.min() > 0.25 and strokes.mean() > 0.45
+
+
 # ------------------------------------------------------------------------------- CIFAR-10
 CIFAR_BATCH = 6                               # images per batch of the small copies
 
