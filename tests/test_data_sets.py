@@ -353,27 +353,6 @@ def test_cifar10_without_files_says_where_to_get_them(capsys):
     assert "https://www.cs.toronto.edu/~kriz/cifar.html" in err and "--data" in err
 
 
-def test_cli_trains_a_small_colour_draw_on_cifar10_files(tmp_path, capsys):
-    folder = write_cifar_folder(tmp_path)
-    out = tmp_path / "run"
-    argv = ["train", "--preset", "cifar10", "--data", str(folder), "--out", str(out), "--T", "2",
-            "--enc-size", "8", "--dec-size", "8", "--z-size", "2", "--read-n", "2",
-            "--write-n", "2", "--batch-size", "9", "--epochs", "1"]
-    assert cli.main(argv) == 0
-    assert (out / "best.npz").exists()
-    capsys.readouterr()
-    assert cli.main(["evaluate", str(out / "best.npz"), "--data", str(folder), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["n"] == 6
-    # Grey levels: the figure is a cross-entropy, and the images' own entropy is its floor.
-    test_images = cifar10.load_splits(folder).test[0]
-    assert result["images_entropy"] == pytest.approx(mean_entropy(test_images), rel=1e-12)
-    assert 0 < result["images_entropy"] < result["Lx"]
-    assert cli.main(["evaluate", str(out / "best.npz"), "--data", str(folder)]) == 0
-    printed = capsys.readouterr().out
-    assert "the least L^x can be" in printed and "not a bound on a likelihood" in printed
-
-
 # ----------------------------------------------------------------------------------- SVHN
 def svhn_arrays(n, seed):
     rng = np.random.default_rng(seed)
@@ -447,6 +426,37 @@ def test_svhn_without_scipy_names_the_package_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "scipy.io", None)   # import fails
     with pytest.raises(DataError, match="needs SciPy.*pip install scipy"):
         svhn.load_svhn(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["cifar10", "svhn"])
+def test_cli_trains_evaluates_and_plots_a_small_colour_draw_on_official_files(tmp_path, capsys,
+                                                                              name):
+    folder = (write_cifar_folder(tmp_path) if name == "cifar10"
+              else write_svhn(tmp_path / "svhn"))
+    out = tmp_path / "run"
+    argv = ["train", "--preset", name, "--data", str(folder), "--out", str(out), "--T", "2",
+            "--enc-size", "8", "--dec-size", "8", "--z-size", "2", "--read-n", "2",
+            "--write-n", "2", "--batch-size", "9", "--epochs", "1"]
+    assert cli.main(argv) == 0
+    checkpoint = out / "best.npz"
+    assert checkpoint.exists()
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(checkpoint), "--data", str(folder), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    test_images = load_dataset(name, source=folder).test[0]
+    assert test_images.shape[1:] == (3, 32, 32) and result["n"] == len(test_images)
+    # Grey levels: the figure is a cross-entropy, and the images' own entropy is its floor.
+    assert result["images_entropy"] == pytest.approx(mean_entropy(test_images), rel=1e-12)
+    assert 0 < result["images_entropy"] < result["Lx"]
+    assert cli.main(["evaluate", str(checkpoint), "--data", str(folder)]) == 0
+    printed = capsys.readouterr().out
+    assert "the least L^x can be" in printed and "not a bound on a likelihood" in printed
+    plots = {"generation": [], "reconstruction": ["--source", str(folder)]}
+    for kind, data_flags in plots.items():
+        figure = tmp_path / f"{kind}.png"
+        assert cli.main(["plot", kind, "--checkpoint", str(checkpoint), "--rows", "2",
+                         "--out", str(figure)] + data_flags) == 0
+        assert figure.read_bytes().startswith(b"\x89PNG")
 
 
 # -------------------------------------------------------------------------------- presets
