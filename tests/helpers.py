@@ -1,4 +1,5 @@
-"""Strategies and helpers shared by the layer tests."""
+"""Strategies and helpers shared by the tests."""
+import numpy as np
 from hypothesis import strategies as st
 
 from draw_np import backend as B
@@ -36,3 +37,22 @@ def assert_gradients_match(f, inputs, analytic, dout, tol=1e-7):
     errors = {k: float(abs(analytic[k] - numerical[k]).max(initial=0)) / scale for k in inputs}
     bad = {k: e for k, e in errors.items() if not e < tol}
     assert not bad, f"gradients off (error relative to the largest gradient, tolerance {tol}): {bad}"
+
+
+def replace_mnist(monkeypatch, grey_bytes: dict, labels: dict | None = None) -> None:
+    """Put made-up digits in place of MNIST's loaders, so no test needs the network.
+
+    ``grey_bytes``: split -> (n, 28, 28) uint8, what MNIST's files hold; ``load_mnist`` gives
+    them as grey levels ``k / 255`` and ``load_binarized_mnist`` as the bits ``k >= 128`` (made-up
+    digits of 0s and 255s are the same either way). ``labels``: split -> (n,) ints for
+    ``load_mnist_labels``; without them that loader is left alone.
+    """
+    import draw_np.data.mnist as mnist
+    levels = {split: b.astype(np.float32) / 255 for split, b in grey_bytes.items()}
+    bits = {split: (b >= 128).astype(np.uint8) for split, b in grey_bytes.items()}
+    monkeypatch.setattr(mnist, "load_mnist", lambda **kw: {k: v.copy() for k, v in levels.items()})
+    monkeypatch.setattr(mnist, "load_binarized_mnist",
+                        lambda **kw: {k: v.copy() for k, v in bits.items()})
+    if labels is not None:
+        monkeypatch.setattr(mnist, "load_mnist_labels",
+                            lambda **kw: {k: v.copy() for k, v in labels.items()})

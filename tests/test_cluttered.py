@@ -8,6 +8,8 @@ from draw_np.data.cluttered import (CROP, DIGIT, DISTRACTORS, SIDE, Placements, 
 from draw_np.data.dataset import load_dataset
 from draw_np.errors import DataError
 
+from .helpers import replace_mnist
+
 SIZES = {"train": 30, "valid": 12, "test": 10}
 
 
@@ -21,14 +23,10 @@ def made_up_bytes(n, seed):
 @pytest.fixture
 def fake_mnist(monkeypatch):
     """Replace the MNIST loaders with small made-up digits; returns their bytes and labels."""
-    import draw_np.data.mnist
     digits = {split: made_up_bytes(n, i) for i, (split, n) in enumerate(SIZES.items())}
     labels = {split: np.random.default_rng(10 + i).integers(0, 10, n)
               for i, (split, n) in enumerate(SIZES.items())}
-    monkeypatch.setattr(draw_np.data.mnist, "load_mnist",
-                        lambda **kw: {k: v.astype(np.float32) / 255 for k, v in digits.items()})
-    monkeypatch.setattr(draw_np.data.mnist, "load_mnist_labels",
-                        lambda **kw: {k: v.copy() for k, v in labels.items()})
+    replace_mnist(monkeypatch, digits, labels)
     return digits, labels
 
 

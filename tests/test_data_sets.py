@@ -21,6 +21,8 @@ from draw_np.errors import DataError
 from draw_np.evaluate import mean_entropy
 from draw_np.presets import PRESETS
 
+from .helpers import replace_mnist
+
 SIZES = {"train": 40, "valid": 12, "test": 15}
 
 
@@ -39,9 +41,7 @@ def blobs(n, seed):
 def fake_mnist(monkeypatch):
     """Small made-up MNIST in place of the real loaders (the bits; grey levels 0 or 1)."""
     bits = {split: blobs(n, k) for k, (split, n) in enumerate(SIZES.items())}
-    monkeypatch.setattr(mnist, "load_binarized_mnist", lambda **kw: bits)
-    monkeypatch.setattr(mnist, "load_mnist",
-                        lambda **kw: {k: v.astype(np.float32) for k, v in bits.items()})
+    replace_mnist(monkeypatch, {split: b * 255 for split, b in bits.items()})
     return bits
 
 

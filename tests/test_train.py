@@ -14,6 +14,8 @@ from draw_np.presets import TrainSettings
 from draw_np.data.dataset import DataSplits
 from draw_np.train import train
 
+from .helpers import replace_mnist
+
 CONFIG = DRAWConfig(H=10, W=9, T=3, enc_size=12, dec_size=10, z_size=3, read_n=2, write_n=3)
 SETTINGS = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5)
 
@@ -122,12 +124,9 @@ def test_refuses_to_overwrite_a_run_or_resume_a_different_model(tmp_path):
 @pytest.fixture
 def fake_mnist(monkeypatch):
     """Replace the MNIST loaders with small made-up 28 x 28 data (tests never use the network)."""
-    import draw_np.data.mnist
     bits = {"train": strokes(60, 28, 28, 0), "valid": strokes(20, 28, 28, 1),
             "test": strokes(30, 28, 28, 2)}
-    monkeypatch.setattr(draw_np.data.mnist, "load_binarized_mnist", lambda **kw: bits)
-    monkeypatch.setattr(draw_np.data.mnist, "load_mnist",
-                        lambda **kw: {k: v.astype(np.float32) for k, v in bits.items()})
+    replace_mnist(monkeypatch, {split: b * 255 for split, b in bits.items()})
     return bits
 
 
