@@ -63,12 +63,15 @@ class EvalResult(NamedTuple):
         """A few human-readable lines. ``grey_levels``: the images are not bits, so the figure
         is named a cross-entropy and not a bound (see :data:`GREY_LEVELS_NOTE`)."""
         k = self.samples
-        name, what = (("cross-entropy", "eq. 9 against grey levels") if grey_levels
-                      else ("bound  ", "the paper's Table 2 figure"))
-        estimate = "importance-weighted estimate" if grey_levels else "importance-weighted −log p(x)"
+        if grey_levels:
+            name, what, estimate = ("cross-entropy", "eq. 9 against grey levels",
+                                    "importance-weighted estimate")
+        else:
+            name, what, estimate = ("bound", "the paper's Table 2 figure",
+                                    "importance-weighted −log p(x)")
         return "\n".join([
             f"{split} images: {self.n}, samples per image: {k}",
-            f"{split} {name} L^x + L^z      : {self.bound:8.2f} ± {self.bound_stderr:.2f} nats"
+            f"{split} {name} L^x + L^z: {self.bound:8.2f} ± {self.bound_stderr:.2f} nats"
             f"   (L^x {self.Lx:.2f}, L^z {self.Lz:.2f}; {what})",
             f"{estimate}, K={k}: {self.iw_nll:8.2f} ± {self.iw_nll_stderr:.2f} nats"
             + ("   (K = 1 equals the figure above in expectation)" if k == 1 else ""),

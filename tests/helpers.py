@@ -50,7 +50,8 @@ def replace_mnist(monkeypatch, grey_bytes: dict, labels: dict | None = None) -> 
     import draw_np.data.mnist as mnist
     levels = {split: b.astype(np.float32) / 255 for split, b in grey_bytes.items()}
     bits = {split: (b >= 128).astype(np.uint8) for split, b in grey_bytes.items()}
-    monkeypatch.setattr(mnist, "load_mnist", lambda **kw: {k: v.copy() for k, v in levels.items()})
+    monkeypatch.setattr(mnist, "load_mnist",
+                        lambda **kw: {k: v.copy() for k, v in levels.items()})
     monkeypatch.setattr(mnist, "load_binarized_mnist",
                         lambda **kw: {k: v.copy() for k, v in bits.items()})
     if labels is not None:
