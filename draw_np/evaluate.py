@@ -36,6 +36,12 @@ GREY_LEVELS_NOTE = ("note: this data set holds grey levels, not bits, so L^x + L
                     "images), not a bound on a likelihood")
 
 
+def is_cross_entropy(model, data) -> bool:
+    """Whether ``model``'s figure on ``data`` is eq. 9's cross-entropy against grey levels
+    rather than a bound: DRAW on images that are not bits (:data:`GREY_LEVELS_NOTE`)."""
+    return model.figure_name == "bound" and not data.binary
+
+
 class EvalResult(NamedTuple):
     """DRAW's figures on a set of images (what ``DRAW.evaluate`` returns)."""
     n: int                 # images evaluated
@@ -217,17 +223,17 @@ def run(args) -> int:
                                 seed=args.seed, progress=_with_estimate(bar.update,
                                                                         len(arrays[0]),
                                                                         args.samples))
-    grey_levels = not data.binary and model.figure_name == "bound"
+    grey_levels = is_cross_entropy(model, data)
     floor = mean_entropy(arrays[0]) if grey_levels else None
     if args.json:
         extra = {} if floor is None else dict(images_entropy=floor)
         print(json.dumps(dict(result.to_dict(), split=args.split, dataset=data.name,
                               checkpoint=str(args.checkpoint), **extra)))
+    elif grey_levels:
+        print(result.format(args.split, grey_levels=True))
+        print(f"the images' own entropy, the least L^x can be: {floor:.2f} nats; the model's "
+              f"L^x is {result.Lx - floor:.2f} above it")
+        print(GREY_LEVELS_NOTE)
     else:
-        print(result.format(args.split, grey_levels=True) if grey_levels
-              else result.format(args.split))
-        if grey_levels:
-            print(f"the images' own entropy, the least L^x can be: {floor:.2f} nats; the model's "
-                  f"L^x is {result.Lx - floor:.2f} above it")
-            print(GREY_LEVELS_NOTE)
+        print(result.format(args.split))
     return 0

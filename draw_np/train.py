@@ -45,6 +45,7 @@ from . import backend, models
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data.dataset import DATASETS, DataSplits, load_dataset
 from .errors import CheckpointError, TrainingError
+from .evaluate import is_cross_entropy
 from .optim import Adam, clip_by_global_norm
 from .presets import PRESETS, TrainSettings, preset
 from .rundir import RunDir
@@ -333,7 +334,7 @@ class _Loop:
                       valid=valid.summary())
         self.save()
         name = self.model.figure_name
-        if not self.data.binary and name == "bound":
+        if is_cross_entropy(self.model, self.data):
             name = "cross-entropy (grey levels: see evaluate)"
         self.print(f"epoch {self.state.epoch}/{self.settings.epochs}: train loss "
                    f"{record['train_loss']:.2f}, validation {name} "
