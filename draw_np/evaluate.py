@@ -14,6 +14,11 @@ bound the paper did not report::
 
 computed with log-sum-exp. It equals the plain bound in expectation for K = 1 and tightens as K
 grows.
+
+On a data set whose images each hold a known number of objects (two-digit MNIST: its
+``count_objects``), the command also counts them in 1,000 of the model's samples and in as many
+of the split's images (:func:`object_census`): does the model draw two separate digits as often
+as the data shows them?
 """
 from __future__ import annotations
 
@@ -93,6 +98,33 @@ def mean_entropy(images, batch_size: int = 1000) -> float:
                                                    dtype=np.float64)).sum())
                 for start in range(0, len(images), batch_size))
     return total / len(images)
+
+
+#: Images of each kind that ``evaluate`` counts objects in (data sets with ``count_objects``).
+CENSUS_IMAGES = 1000
+
+
+def object_census(count_objects, images) -> dict[str, float]:
+    """The fractions of ``images`` in which ``count_objects`` sees 0, 1, 2 and 3 or more objects
+    (e.g. separate digits: :func:`draw_np.data.two_digit.count_separate_digits`)."""
+    counts = np.minimum(np.asarray(count_objects(images)), 3)
+    return {label: float(np.mean(counts == k)) for k, label in enumerate(("0", "1", "2", "3+"))}
+
+
+def prior_samples(model, n: int, seed: int = 0, batch_size: int = 100) -> np.ndarray:
+    """``n`` images DRAW draws from its prior (eqs. 13-16), with the noise seeded: the final
+    canvases σ(c_T), a host array (n, *image_shape)."""
+    rng, c = backend.Random(seed), model.config
+    finals = []
+    for start in range(0, n, batch_size):
+        b = min(batch_size, n - start)
+        finals.append(model.generate(b, eps=rng.normal((c.T, b, c.z_size), model.dtype))
+                      .canvases[-1])
+    return np.concatenate(finals)
+
+
+def _format_census(census: dict[str, float]) -> str:
+    return ", ".join(f"{label}: {100 * share:.1f} %" for label, share in census.items())
 
 
 def _logmeanexp(a, axis=0):
@@ -225,8 +257,14 @@ def run(args) -> int:
                                                                         args.samples))
     grey_levels = is_cross_entropy(model, data)
     floor = mean_entropy(arrays[0]) if grey_levels else None
+    extra = {} if floor is None else dict(images_entropy=floor)
+    if data.count_objects is not None and model.figure_name == "bound":
+        n = min(CENSUS_IMAGES, len(arrays[0]))
+        extra["objects"] = {
+            "samples": object_census(data.count_objects, prior_samples(model, n, args.seed)),
+            f"{args.split}_images": object_census(data.count_objects, arrays[0][:n]),
+            "images": n}
     if args.json:
-        extra = {} if floor is None else dict(images_entropy=floor)
         print(json.dumps(dict(result.to_dict(), split=args.split, dataset=data.name,
                               checkpoint=str(args.checkpoint), **extra)))
     elif grey_levels:
@@ -236,4 +274,10 @@ def run(args) -> int:
         print(GREY_LEVELS_NOTE)
     else:
         print(result.format(args.split))
+    if "objects" in extra and not args.json:
+        objects = extra["objects"]
+        print(f"separate objects in {objects['images']} of the model's samples: "
+              f"{_format_census(objects['samples'])}")
+        print(f"separate objects in {objects['images']} {args.split} images:      "
+              f"{_format_census(objects[f'{args.split}_images'])}")
     return 0

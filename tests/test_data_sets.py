@@ -13,12 +13,13 @@ import tarfile
 import numpy as np
 import pytest
 
-from draw_np import cli
+from draw_np import cli, evaluate
 from draw_np.data import cifar10, colour_mnist, mnist, svhn, two_digit
 from draw_np.data.dataset import load_dataset
 from draw_np.data.verify import array_sha256, file_md5
 from draw_np.errors import DataError
 from draw_np.evaluate import mean_entropy
+from draw_np.checkpoint import load_model
 from draw_np.presets import PRESETS
 
 from .helpers import replace_mnist
@@ -123,6 +124,95 @@ def test_two_digit_pin_refuses_other_images_for_the_reference_digits(tmp_path, f
 def test_two_digit_refuses_dynamic_binarisation(tmp_path, fake_mnist):
     with pytest.raises(ValueError, match="does not apply to two-digit"):
         load_dataset("two-digit", cache_dir=tmp_path, dynamic=True)
+
+
+def canvas_with(*pieces):
+    """A 60 x 60 bit image with the given (row, col, height, width) rectangles on."""
+    image = np.zeros((60, 60), dtype=np.uint8)
+    for row, col, height, width in pieces:
+        image[row:row + height, col:col + width] = 1
+    return image
+
+
+@pytest.mark.parametrize("pieces, digits", [
+    ([], 0),
+    ([(5, 5, 20, 4)], 1),                                   # one stroke
+    ([(5, 5, 20, 4), (30, 35, 20, 4)], 2),                  # two strokes far apart
+    ([(5, 5, 20, 4), (5, 9, 20, 4)], 1),                    # side by side: touching
+    ([(5, 5, 20, 4), (5, 11, 20, 4)], 1),                   # a two-pixel gap: one digit's speckle
+    ([(5, 5, 20, 4), (5, 12, 20, 4)], 2),                   # a three-pixel gap: two digits
+    ([(5, 5, 20, 4), (40, 40, 3, 3)], 1),                   # a speck of 9 pixels is no digit
+])
+def test_separate_digits_are_groups_of_ink_more_than_two_pixels_apart(pieces, digits):
+    assert two_digit.count_separate_digits(canvas_with(*pieces)[None]).tolist() == [digits]
+
+
+def test_a_dashed_stroke_is_one_digit_and_counts_are_per_image():
+    dashed = canvas_with(*[(5 + 3 * k, 10, 2, 3) for k in range(10)])   # 1-pixel gaps
+    two = canvas_with((0, 0, 10, 10), (50, 50, 10, 10))
+    counts = two_digit.count_separate_digits(np.stack([dashed, two, dashed]))
+    assert counts.tolist() == [1, 2, 1] and counts.dtype == np.int64
+
+
+def test_separate_digits_of_probabilities_are_above_the_threshold():
+    probabilities = 0.4 * canvas_with((0, 0, 10, 10), (50, 50, 10, 10)).astype(np.float32)
+    probabilities[0:10, 0:10] = 0.9
+    counts = lambda t: two_digit.count_separate_digits(probabilities[None], threshold=t)
+    assert counts(0.5).tolist() == [1] and counts(0.3).tolist() == [2]
+
+
+def test_two_placed_digits_count_two_exactly_when_their_ink_is_three_pixels_apart():
+    stroke = np.zeros((1, 28, 28), dtype=np.uint8)
+    stroke[0, 4:24, 12:16] = 1                              # 20 rows by 4 columns of ink
+    n = 3000
+    made = two_digit.two_digit_images(np.repeat(stroke, n, axis=0), stroke,
+                                      np.random.default_rng(0))
+    rng = np.random.default_rng(0)                          # the corners, as the data drew them
+    rng.integers(1, size=n)
+    corners = rng.integers(0, 60 - 28 + 1, size=(2, n, 2))
+    rows_apart, cols_apart = np.abs(corners[0] - corners[1]).T
+    apart = (rows_apart - 20 >= 3) | (cols_apart - 4 >= 3)  # empty rows or columns between
+    counts = two_digit.count_separate_digits(made)
+    np.testing.assert_array_equal(counts, np.where(apart, 2, 1))
+    assert 0.1 < apart.mean() < 0.9                         # both kinds were tested
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((60, 60)), "must be a real"),
+    (np.zeros((2, 60, 60), dtype=complex), "must be a real"),
+    (np.full((1, 60, 60), np.nan), "NaN"),
+])
+def test_separate_digits_refuse_bad_images(images, message):
+    with pytest.raises(ValueError, match=message):
+        two_digit.count_separate_digits(images)
+
+
+def test_evaluate_compares_the_digits_in_a_two_digit_models_samples_with_the_datas(
+        tmp_path, capsys, fake_mnist):
+    out, cache = tmp_path / "run", str(tmp_path / "cache")
+    assert cli.main(["train", "--preset", "two-digit", "--cache-dir", cache, "--out", str(out),
+                     "--T", "2", "--enc-size", "8", "--dec-size", "8", "--z-size", "2",
+                     "--batch-size", "10", "--epochs", "1"]) == 0
+    capsys.readouterr()
+    checkpoint = str(out / "best.npz")
+    assert cli.main(["evaluate", checkpoint, "--cache-dir", cache, "--seed", "3", "--json"]) == 0
+    objects = json.loads(capsys.readouterr().out)["objects"]
+    test_images = load_dataset("two-digit", cache_dir=cache).test[0]
+    assert objects["images"] == len(test_images)
+    assert objects["test_images"] == evaluate.object_census(two_digit.count_separate_digits,
+                                                            test_images)
+    samples = evaluate.prior_samples(load_model(checkpoint), len(test_images), seed=3,
+                                     batch_size=4)
+    assert samples.shape == (len(test_images), 60, 60)
+    assert objects["samples"] == evaluate.object_census(two_digit.count_separate_digits, samples)
+    assert sum(objects["samples"].values()) == pytest.approx(1)
+    assert cli.main(["evaluate", checkpoint, "--cache-dir", cache]) == 0
+    assert "separate objects in 15 of the model's samples: 0: " in capsys.readouterr().out
+
+
+def test_object_census_is_the_share_of_images_with_each_count():
+    census = evaluate.object_census(lambda images: np.array([0, 2, 2, 5, 1, 3, 2, 2]), None)
+    assert census == {"0": 1 / 8, "1": 1 / 8, "2": 4 / 8, "3+": 2 / 8}
 
 
 # --------------------------------------------------------------------------- colour MNIST

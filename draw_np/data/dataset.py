@@ -112,6 +112,10 @@ class DataSplits(NamedTuple):
     valid: tuple           # fixed arrays, aligned along axis 0
     test: tuple
     binary: bool           # bits (L is a bound on -log p(x)) or grey levels (a cross-entropy)
+    # For data sets whose images each hold a known number of objects (two-digit MNIST): counts
+    # the separate objects in each of a batch of images, so `evaluate` can compare the model's
+    # samples with the data's; None for the others.
+    count_objects: Callable | None = None
 
     @classmethod
     def of_arrays(cls, train, valid, test=None, *, name: str = "arrays", binary: bool = True,

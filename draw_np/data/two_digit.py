@@ -33,7 +33,8 @@ from .derived import Pinned, load_derived
 from .progress import Log, stderr_log
 from .verify import array_sha256
 
-__all__ = ["SIDE", "TWO_DIGIT_SEED", "load_splits", "load_two_digit_mnist", "two_digit_images"]
+__all__ = ["SIDE", "TWO_DIGIT_SEED", "count_separate_digits", "load_splits", "load_two_digit_mnist",
+           "two_digit_images"]
 
 SIDE = 60                         # the images are SIDE x SIDE pixels
 TWO_DIGIT_SEED = 0                # the seed of the fixed validation and test images
@@ -91,7 +92,8 @@ def load_two_digit_mnist(cache_dir=None, source=None, seed=TWO_DIGIT_SEED, *,
 
 def load_splits(source=None, cache_dir=None, dynamic=False, log: Log | None = None):
     """Two-digit MNIST as a :class:`~draw_np.data.dataset.DataSplits`: training images made
-    afresh every epoch, the fixed validation and test images; ``binary`` True."""
+    afresh every epoch, the fixed validation and test images; ``binary`` True; its objects
+    counted by :func:`count_separate_digits`."""
     if dynamic:
         raise ValueError("dynamic binarisation does not apply to two-digit MNIST: its training "
                          "images are made afresh every epoch from the fixed bits")
@@ -101,7 +103,8 @@ def load_splits(source=None, cache_dir=None, dynamic=False, log: Log | None = No
     digits = bits["train"]
     make = lambda indices, rng: (two_digit_images(digits[indices], digits, rng),)
     return DataSplits("two-digit", (SIDE, SIDE), RegeneratedTrainingSet(make, len(digits)),
-                      (fixed["valid"],), (fixed["test"],), binary=True)
+                      (fixed["valid"],), (fixed["test"],), binary=True,
+                      count_objects=count_separate_digits)
 
 
 def _fixed_images(bits: dict, cache, seed: int, log: Log) -> dict[str, np.ndarray]:
@@ -134,3 +137,56 @@ def _fixed_images(bits: dict, cache, seed: int, log: Log) -> dict[str, np.ndarra
                           log=log)
     return {split: np.unpackbits(packed[split], axis=1).reshape(-1, SIDE, SIDE)
             for split in FIXED_SPLITS}
+
+
+#: Ink a separate digit must have (pixels above the threshold) to be counted: a binarised MNIST
+#: digit has about 100-150 on pixels, so this ignores specks but not a thin "1".
+MIN_DIGIT_PIXELS = 20
+
+
+def count_separate_digits(images, threshold: float = 0.5,
+                          min_pixels: int = MIN_DIGIT_PIXELS) -> np.ndarray:
+    """How many separate digits each image shows: its groups of ink of ``min_pixels`` or more.
+
+    A pixel is ink when it is above ``threshold`` (bits, or the probabilities of a final canvas
+    σ(c_T)). Two ink pixels belong to one group when they are at most two pixels apart (8-
+    connected after growing the ink by one pixel), so the speckled strokes of a binarised digit
+    stay one group while two digits with a visible gap between them count as two; two digits
+    that touch or overlap count as one.
+
+    Args:
+        images: (n, H, W) real or integer array (one channel).
+    Returns:
+        (n,) int64 counts.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.dtype.kind not in "biuf":
+        raise ValueError(f"images must be a real (n, H, W) array, got shape {images.shape} "
+                         f"and dtype {images.dtype}")
+    if np.isnan(images).any() if images.dtype.kind == "f" else False:
+        raise ValueError("images contain NaN")
+    ink = images > threshold
+    n, height, width = ink.shape
+    near = _grow(ink)                                  # the ink, grown by one pixel
+    ids = np.arange(1, n * height * width + 1).reshape(n, height, width)
+    labels = np.where(near, ids, 0)
+    while True:                                        # each group takes its largest id
+        grown = np.where(near, _grow(labels), 0)
+        if np.array_equal(grown, labels):
+            break
+        labels = grown
+    group, pixels = np.unique(labels[ink], return_counts=True)
+    digits = group[pixels >= min_pixels]
+    return np.bincount((digits - 1) // (height * width), minlength=n)
+
+
+def _grow(a: np.ndarray) -> np.ndarray:
+    """The maximum of each pixel's 3 x 3 neighbourhood (in the last two axes): a one-pixel
+    dilation of a mask, or of labels."""
+    padded = np.pad(a, ((0, 0), (1, 1), (1, 1)))
+    height, width = a.shape[1:]
+    out = a.copy()
+    for dr in range(3):
+        for dc in range(3):
+            np.maximum(out, padded[:, dr:dr + height, dc:dc + width], out=out)
+    return out
