@@ -78,7 +78,7 @@ class EvalResult(NamedTuple):
             name, what, estimate = ("cross-entropy", "eq. 9 against grey levels",
                                     "importance-weighted estimate")
         else:
-            name, what, estimate = ("bound", "the paper's Table 2 figure",
+            name, what, estimate = ("bound", "a bound on −log p(x), Table 2's figure on MNIST",
                                     "importance-weighted −log p(x)")
         return "\n".join([
             f"{split} images: {self.n}, samples per image: {k}",

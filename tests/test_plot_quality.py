@@ -36,6 +36,20 @@ def test_each_run_is_a_curve_against_cpu_hours_and_epochs(tmp_path):
     assert anchored == sorted(bound for bound, _, _ in ANCHORS)
 
 
+def test_other_data_sets_have_no_mnist_anchors_and_show_their_own_range(tmp_path, capsys):
+    log = write_log(tmp_path / "log.jsonl", [650.0, 450.0, 300.0, 250.0])
+    fig = plot_time_to_quality({"two digits": log}, dataset="two-digit")
+    by_time, by_epoch = fig.axes
+    assert [line.get_label() for line in by_epoch.get_lines()] == ["two digits"]
+    low, high = by_time.get_ylim()
+    assert low < 250 and 450 < high < 650     # the first epoch's bound is off the scale
+    assert "two-digit" in fig.texts[0].get_text()
+    out = tmp_path / "quality.png"
+    assert cli.main(["plot", "quality", "--log", str(log), "--dataset", "two-digit",
+                     "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_plot_quality_command_and_its_errors(tmp_path, capsys):
     log = write_log(tmp_path / "log.jsonl", [140.0, 110.0])
     out = tmp_path / "quality.png"

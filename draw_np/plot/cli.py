@@ -21,6 +21,7 @@ from .filterbank import plot_filterbank
 from .kl import plot_kl_per_step
 from .quality import plot_time_to_quality
 from .layout import DPI, check_grid
+from ..data.dataset import DATASETS
 
 ASSETS = Path(__file__).parent.parent / "assets"
 DEFAULT_CHECKPOINT = ASSETS / "quick.npz"     # a model trained with `train --preset quick`
@@ -112,6 +113,9 @@ def add_parser(subparsers) -> None:
                    help="a training log (repeat to compare runs, e.g. pilots)")
     k.add_argument("--label", action="append", default=None, metavar="TEXT",
                    help="a legend label per --log (default: the log's folder name)")
+    k.add_argument("--dataset", choices=tuple(DATASETS), default="mnist",
+                   help="the runs' data set: the paper's anchors are drawn for mnist only "
+                        "(default mnist)")
     k = kind("kl", "the KL of each step, averaged over images", _run_kl)
     checkpoint(k)
     dataset_images(k)
@@ -327,7 +331,7 @@ def _run_quality(args) -> int:
     labels = args.label or [path.parent.name for path in args.log]
     if len(labels) != len(args.log):
         raise ValueError(f"give one --label per --log ({len(args.log)}), got {len(labels)}")
-    _save(plot_time_to_quality(dict(zip(labels, args.log))), out)
+    _save(plot_time_to_quality(dict(zip(labels, args.log)), dataset=args.dataset), out)
     return 0
 
 
