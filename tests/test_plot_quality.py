@@ -9,7 +9,7 @@ from draw_np.plot.quality import ANCHORS, plot_time_to_quality
 
 
 def write_log(path, bounds, with_cpu=True):
-    lines = [dict(kind="step", epoch=1, step=1, loss=300.0, Lx=290.0, Lz=10.0)]
+    lines = [dict(kind="step", epoch=1, step=1, loss=300.0, Lx=290.0, Lz=10.0, cpu_s=180.0)]
     for epoch, bound in enumerate(bounds, start=1):
         record = dict(kind="epoch", epoch=epoch, step=10 * epoch, train_loss=bound + 1,
                       valid_bound=bound, valid_Lx=bound - 5, valid_Lz=5.0)
@@ -44,6 +44,11 @@ def test_other_data_sets_have_no_mnist_anchors_and_show_their_own_range(tmp_path
     low, high = by_time.get_ylim()
     assert low < 250 and 450 < high < 650     # the first epoch's bound is off the scale
     assert "two-digit" in fig.texts[0].get_text()
+    with_steps = plot_time_to_quality({"two digits": log}, dataset="two-digit", steps=True)
+    by_time, by_epoch = with_steps.axes
+    step_line = [line for line in by_time.get_lines() if not line.get_label().startswith("two")]
+    np.testing.assert_allclose(step_line[0].get_xydata(), [[0.05, 300.0]])   # 180 CPU-s
+    np.testing.assert_allclose(by_epoch.get_lines()[1].get_xydata(), [[0.1, 300.0]])  # step 1 of 10
     out = tmp_path / "quality.png"
     assert cli.main(["plot", "quality", "--log", str(log), "--dataset", "two-digit",
                      "--out", str(out)]) == 0

@@ -116,6 +116,8 @@ def add_parser(subparsers) -> None:
     k.add_argument("--dataset", choices=tuple(DATASETS), default="mnist",
                    help="the runs' data set: the paper's anchors are drawn for mnist only "
                         "(default mnist)")
+    k.add_argument("--steps", action="store_true",
+                   help="also draw the training loss logged every few steps (for pilots)")
     k = kind("kl", "the KL of each step, averaged over images", _run_kl)
     checkpoint(k)
     dataset_images(k)
@@ -331,7 +333,8 @@ def _run_quality(args) -> int:
     labels = args.label or [path.parent.name for path in args.log]
     if len(labels) != len(args.log):
         raise ValueError(f"give one --label per --log ({len(args.log)}), got {len(labels)}")
-    _save(plot_time_to_quality(dict(zip(labels, args.log)), dataset=args.dataset), out)
+    _save(plot_time_to_quality(dict(zip(labels, args.log)), dataset=args.dataset,
+                               steps=args.steps), out)
     return 0
 
 

@@ -20,7 +20,7 @@ ANCHORS = ((80.97, "paper, with attention: 80.97", (0, (5, 3))),
 REPRODUCTION = ((50, 90.0, "< 90"), (200, 83.0, "< 83"), (300, 81.9, "81.9"))
 
 
-def plot_time_to_quality(logs: dict, dataset: str = "mnist"):
+def plot_time_to_quality(logs: dict, dataset: str = "mnist", steps: bool = False):
     """Validation bound against CPU hours (left) and epochs (right).
 
     Args:
@@ -29,6 +29,9 @@ def plot_time_to_quality(logs: dict, dataset: str = "mnist"):
             drawn against epochs only).
         dataset: the data set the runs trained on (a name of ``train --dataset``): "mnist"
             draws the anchors; any other only the curves.
+        steps: also draw each run's training loss as logged every few steps (thin lines), the
+            mean bound on the training batches since the last record: short pilots end after
+            an epoch or two, which the validation bounds alone show as two points.
     """
     if not logs:
         raise ValueError("name at least one training log")
@@ -37,7 +40,7 @@ def plot_time_to_quality(logs: dict, dataset: str = "mnist"):
     by_time, by_epoch = fig.subplots(1, 2, sharey=True)
     highest, lowest = [], []
     for i, (label, path) in enumerate(logs.items()):
-        _, epochs = read_training_log(path)
+        step_records, epochs = read_training_log(path)
         if not epochs:
             raise ValueError(f"{path} has no epoch records yet (a validation bound comes at the "
                              f"end of each epoch)")
@@ -52,6 +55,9 @@ def plot_time_to_quality(logs: dict, dataset: str = "mnist"):
             hours, timed_bounds = zip(*timed)
             by_time.plot(hours, timed_bounds, "o-", color=f"C{i}", markersize=3,
                          linewidth=1.2, label=label)
+        if steps:
+            _plot_training_loss(by_time, by_epoch, step_records, epochs, f"C{i}")
+            highest.append(max(r["loss"] for r in step_records))
     for ax in (by_time, by_epoch):
         for bound, text, style in ANCHORS if anchored else ():
             ax.axhline(bound, color="0.35", linestyle=style, linewidth=0.9,
@@ -71,8 +77,22 @@ def plot_time_to_quality(logs: dict, dataset: str = "mnist"):
     by_epoch.set_xlabel("epoch")
     by_time.set_ylabel("validation bound $L^x + L^z$ (nats)")
     by_epoch.set_xscale("log")
+    if steps:
+        by_epoch.plot([], [], color="0.4", linewidth=0.8, alpha=0.6,
+                      label="thin: training loss (every few steps)")
     by_time.legend(fontsize=8, loc="lower left")
     by_epoch.legend(fontsize=7, loc="upper right")
     title = "binarised MNIST" if anchored else dataset
     fig.suptitle(f"DRAW on {title}: time to quality", fontsize=11)
     return fig
+
+
+def _plot_training_loss(by_time, by_epoch, step_records, epochs, colour) -> None:
+    """A run's logged training loss against CPU hours and (fractional) epochs."""
+    steps_per_epoch = epochs[0]["step"] / epochs[0]["epoch"]
+    by_epoch.plot([r["step"] / steps_per_epoch for r in step_records],
+                  [r["loss"] for r in step_records], color=colour, linewidth=0.8, alpha=0.6)
+    timed = [(r["cpu_s"] / 3600, r["loss"]) for r in step_records
+             if isinstance(r.get("cpu_s"), (int, float))]
+    if timed:
+        by_time.plot(*zip(*timed), color=colour, linewidth=0.8, alpha=0.6)
