@@ -164,7 +164,7 @@ def test_separate_digits_of_probabilities_are_above_the_threshold():
 def test_two_placed_digits_count_two_exactly_when_their_ink_is_three_pixels_apart():
     stroke = np.zeros((1, 28, 28), dtype=np.uint8)
     stroke[0, 4:24, 12:16] = 1                              # 20 rows by 4 columns of ink
-    n = 3000
+    n = 1000
     made = two_digit.two_digit_images(np.repeat(stroke, n, axis=0), stroke,
                                       np.random.default_rng(0))
     rng = np.random.default_rng(0)                          # the corners, as the data drew them
@@ -175,6 +175,38 @@ def test_two_placed_digits_count_two_exactly_when_their_ink_is_three_pixels_apar
     counts = two_digit.count_separate_digits(made)
     np.testing.assert_array_equal(counts, np.where(apart, 2, 1))
     assert 0.1 < apart.mean() < 0.9                         # both kinds were tested
+
+
+def flood_fill_groups(mask):
+    """The 8-connected groups of one (H, W) mask by breadth-first search: a set of frozensets."""
+    height, width = mask.shape
+    seen, groups = set(), set()
+    for start in zip(*np.nonzero(mask)):
+        if start in seen:
+            continue
+        group, frontier = {start}, [start]
+        while frontier:
+            r, c = frontier.pop()
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    q = (r + dr, c + dc)
+                    if (0 <= q[0] < height and 0 <= q[1] < width and mask[q]
+                            and q not in group):
+                        group.add(q)
+                        frontier.append(q)
+        seen |= group
+        groups.add(frozenset(group))
+    return groups
+
+
+def test_the_groups_are_those_a_flood_fill_finds():
+    masks = np.random.default_rng(0).random((6, 15, 17)) < np.array([0.2, 0.35, 0.45, 0.5,
+                                                                      0.6, 0.0])[:, None, None]
+    group = two_digit._groups(masks).reshape(masks.shape)
+    for mask, ids in zip(masks, group):
+        assert (ids[~mask] == -1).all()
+        found = {frozenset(zip(*np.nonzero(ids == g))) for g in np.unique(ids[mask])}
+        assert found == flood_fill_groups(mask)
 
 
 @pytest.mark.parametrize("images, message", [

@@ -163,26 +163,51 @@ def count_separate_digits(images, threshold: float = 0.5,
     if images.ndim != 3 or images.dtype.kind not in "biuf":
         raise ValueError(f"images must be a real (n, H, W) array, got shape {images.shape} "
                          f"and dtype {images.dtype}")
-    if np.isnan(images).any() if images.dtype.kind == "f" else False:
+    if images.dtype.kind == "f" and np.isnan(images).any():
         raise ValueError("images contain NaN")
     ink = images > threshold
     n, height, width = ink.shape
-    near = _grow(ink)                                  # the ink, grown by one pixel
-    ids = np.arange(1, n * height * width + 1).reshape(n, height, width)
-    labels = np.where(near, ids, 0)
-    while True:                                        # each group takes its largest id
-        grown = np.where(near, _grow(labels), 0)
-        if np.array_equal(grown, labels):
+    group = _groups(_grow(ink))                     # a group id for every pixel of grown ink
+    roots, pixels = np.unique(group[ink.ravel()], return_counts=True)
+    digits = roots[pixels >= min_pixels]            # each root is a pixel of its group's image
+    return np.bincount(digits // (height * width), minlength=n)
+
+
+def _groups(mask: np.ndarray) -> np.ndarray:
+    """The 8-connected groups of a (n, H, W) mask, as one id per pixel (flat, n·H·W): the
+    flat index of a pixel of the pixel's group (-1 off the mask). Union-find over the mask's
+    neighbouring pairs, all of them at once: each round hooks every pair's larger root under
+    the smaller and then compresses the paths, until every pair shares its root."""
+    n, height, width = mask.shape
+    on = np.flatnonzero(mask)
+    compact = np.full(mask.size, -1, dtype=np.int64)
+    compact[on] = np.arange(len(on))
+    grid = compact.reshape(n, height, width)
+    pairs = [(grid[:, :, :-1], grid[:, :, 1:]), (grid[:, :-1, :], grid[:, 1:, :]),
+             (grid[:, :-1, :-1], grid[:, 1:, 1:]), (grid[:, :-1, 1:], grid[:, 1:, :-1])]
+    both = [(first >= 0) & (second >= 0) for first, second in pairs]
+    a = np.concatenate([first[on_both] for (first, _), on_both in zip(pairs, both)])
+    b = np.concatenate([second[on_both] for (_, second), on_both in zip(pairs, both)])
+    parent = np.arange(len(on))
+    while True:
+        ra, rb = parent[a], parent[b]
+        apart = ra != rb
+        if not apart.any():
             break
-        labels = grown
-    group, pixels = np.unique(labels[ink], return_counts=True)
-    digits = group[pixels >= min_pixels]
-    return np.bincount((digits - 1) // (height * width), minlength=n)
+        np.minimum.at(parent, np.maximum(ra, rb)[apart], np.minimum(ra, rb)[apart])
+        while True:                                 # path compression
+            grand = parent[parent]
+            if np.array_equal(grand, parent):
+                break
+            parent = grand
+    group = np.full(mask.size, -1, dtype=np.int64)
+    group[on] = on[parent]
+    return group
 
 
 def _grow(a: np.ndarray) -> np.ndarray:
-    """The maximum of each pixel's 3 x 3 neighbourhood (in the last two axes): a one-pixel
-    dilation of a mask, or of labels."""
+    """A one-pixel dilation of a (n, H, W) mask: each pixel becomes the maximum of its 3 x 3
+    neighbourhood."""
     padded = np.pad(a, ((0, 0), (1, 1), (1, 1)))
     height, width = a.shape[1:]
     out = a.copy()
