@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_atomically
+from ..data.dataset import DATASETS
 from .animation import animate_generation, animation_page, check_fps, generation_animation
 from .classifier import choose_examples, plot_classifier_glimpses
 from .curves import plot_training_curves
@@ -21,7 +22,6 @@ from .filterbank import plot_filterbank
 from .kl import plot_kl_per_step
 from .quality import plot_time_to_quality
 from .layout import DPI, check_grid
-from ..data.dataset import DATASETS
 
 ASSETS = Path(__file__).parent.parent / "assets"
 DEFAULT_CHECKPOINT = ASSETS / "quick.npz"     # a model trained with `train --preset quick`
