@@ -13,7 +13,8 @@ Other data sets (``TrainSettings.dataset``):
   gives no settings for it) with a 12 x 12 read instead of 2 x 2: pilots at equal CPU time
   (``docs/two-digit-campaign.md``) found the 2 x 2 read nearly blind at the start on 60 x 60
   (its four samples lie near the corners), and the 12 x 12 read 3 nats ahead after 0.3
-  CPU-hours;
+  CPU-hours. Its Adam rate of 1e-3 learns for the first two epochs and then stalls with
+  gradient spikes; the campaign went on with ``--resume --lr 3e-4`` from epoch 8;
 * ``colour-mnist``: a small colour DRAW (C = 3; T = 12, LSTMs of 256, z = 16, read 2 x 2,
   write 5 x 5) on colour MNIST, to train on a CPU in under an hour. Measured: 1.1-1.3 min an
   epoch on one BLAS thread (AMD EPYC VM), so the 45 epochs take about 52 minutes. The
