@@ -60,6 +60,21 @@ def test_matmul_limit_times_every_product_the_model_reports():
     assert limit["limit_s"] == pytest.approx(limit["matmul_flops"] / (limit["gflops"] * 1e9))
 
 
+def test_a_gpu_limit_made_of_launches_is_called_that():
+    """On the H200 the paper step's dense products took 15-20 us a call: kernel launches, not
+    arithmetic. bench must say the fraction then measures launches; products long enough to
+    time the arithmetic get no such warning."""
+    from draw_np.bench.machine import gpu_launch_warnings
+
+    def limit(*seconds):
+        return {"shapes": [dict(small=False, seconds_per_call=s) for s in seconds]
+                + [dict(small=True, seconds_per_call=1e-3)]}
+
+    launched = gpu_launch_warnings(limit(18e-6, 20e-6, 15e-6))
+    assert len(launched) == 1 and "launch" in launched[0] and "takes 18 us a call" in launched[0]
+    assert gpu_launch_warnings(limit(2e-3, 5e-3, 1e-4)) == []
+
+
 def test_a_classifier_config_gets_labels():
     class Config:
         image_shape, classes = (3, 5, 7), 10

@@ -1,8 +1,9 @@
-"""What the numbers were measured on: CPU, cores, load, BLAS, GPU, and warnings when busy."""
+"""What the numbers were measured on: CPU, cores, load, BLAS, GPU; warnings when they mislead."""
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 
 from .. import backend
 from .report import format_seconds
@@ -102,7 +103,7 @@ def machine_warnings(machine: dict, limit: dict) -> list:
     stalls show as mid-sized products far slower than the best shape's rate.
     """
     if is_cupy():
-        return []
+        return gpu_launch_warnings(limit)
     warnings = []
     cores = machine.get("usable_cores") or machine.get("cores") or 1
     loads = [v for v in (machine.get("load_1min_before"), machine.get("load_1min")) if v is not None]
@@ -126,3 +127,25 @@ def machine_warnings(machine: dict, limit: dict) -> list:
         warnings.append("on a shared machine a single BLAS thread is often much faster: "
                         "OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python -m draw_np bench")
     return warnings
+
+
+#: A GPU product that takes less than this per call is timed by its launch, not its arithmetic:
+#: CuPy's own cost of starting a kernel from Python is some 5-20 microseconds.
+LAUNCH_BOUND_S = 50e-6
+
+
+def gpu_launch_warnings(limit: dict) -> list:
+    """On a GPU, say so when the step's products are too small to measure the GPU's arithmetic.
+
+    A product of one time step (100 rows) is a few microseconds of GPU work, less than the cost
+    of launching it, so each call is timed at the launch rate: the "limit" is then the step's
+    products launched one after another, and the fraction of it a step reaches says how many
+    other kernels the step launches, not how well it uses the GPU.
+    """
+    dense = [row["seconds_per_call"] for row in limit["shapes"] if not row["small"]]
+    typical = statistics.median(dense)
+    if typical >= LAUNCH_BOUND_S:
+        return []
+    return [f"on this GPU a product of the step takes {format_seconds(typical)} a call (median), "
+            f"the cost of launching a kernel rather than of its arithmetic: the limit and the "
+            f"fraction measure launches, and the step is bound by how many kernels it launches"]
