@@ -70,20 +70,31 @@ class DRAWConfig(ModelConfig):
     write_n: int = 5
     attention: bool = True
     channels: int = 1
+    #: Side, in pixels, of the window the write head's first glimpse covers before training
+    #: (:func:`initial_attention_bias`); 0, the default, is the whole image.
+    write_window: int = 0
 
     #: Far beyond any model of the paper (T = 64, LSTMs of 800, 32 x 32 x 3): see ModelConfig.
     LIMITS: ClassVar[dict] = dict(H=2048, W=2048, T=1024, enc_size=8192, dec_size=8192,
-                                  z_size=8192, read_n=2048, write_n=2048, channels=64)
+                                  z_size=8192, read_n=2048, write_n=2048, channels=64,
+                                  write_window=2048)
+    LEAST: ClassVar[dict] = dict(write_window=0)
     FLAGS: ClassVar[tuple] = ("attention",)
 
     def __post_init__(self):
         self.check_fields()
+        side = max(self.H, self.W)
         if self.attention:
-            side = max(self.H, self.W)
             for name in ("read_n", "write_n"):
                 if getattr(self, name) > side:
                     raise ValueError(f"{name} = {getattr(self, name)} is larger than the image "
                                      f"({self.H} x {self.W}): a grid side must be at most {side}")
+        if self.write_window and not self.attention:
+            raise ValueError("write_window sets the write glimpse's first window: it needs "
+                             "attention (without it the model writes whole canvases)")
+        if self.write_window > side:
+            raise ValueError(f"write_window = {self.write_window} is larger than the image "
+                             f"({self.H} x {self.W}): at most {side}, or 0 for the whole image")
 
     @property
     def read_grid(self) -> int | None:
@@ -129,18 +140,20 @@ def param_shapes(config: DRAWConfig) -> dict:
     return shapes
 
 
-def initial_attention_bias(N: int, H: int, W: int) -> list:
-    """Bias of an attention head (eq. 21) whose first glimpse sees the whole image.
+def initial_attention_bias(N: int, H: int, W: int, window: int = 0) -> list:
+    """Bias of an attention head (eq. 21) whose first glimpse sees the whole image, or the
+    centred ``window`` x ``window`` pixels of it when ``window`` is not 0.
 
-    Centred (g̃ = 0), intensity γ = 1, stride ``δ = max(H, W) / N`` so the N x N grid tiles the
-    image, and ``σ = δ / 2`` so each filter averages its own tile. A zero bias would instead
+    Centred (g̃ = 0), intensity γ = 1, stride ``δ = max(H, W) / N`` (or ``window / N``) so the
+    N x N grid tiles the image (the window), and ``σ = δ / 2`` so each filter averages its own
+    tile. A zero bias would instead
     give ``δ = (max(H, W) − 1)/(N − 1)`` and σ = 1: for the 2 x 2 read of the MNIST model, four
     one-pixel filters on the image's corners, which only ever see background. The encoder is
     then blind, the KL drives q(z) to the prior, and training stalls at the mean-image model
     (about 208 nats on MNIST, which is what we saw). Returns ``[g̃_X, g̃_Y, log σ², log δ̃, log γ]``.
     """
     from .attention import stride_scale
-    delta = max(H, W) / N
+    delta = (window or max(H, W)) / N
     return [0.0, 0.0, math.log((delta / 2) ** 2), math.log(delta / stride_scale(N, H, W)), 0.0]
 
 
@@ -155,9 +168,10 @@ def init_params(config: DRAWConfig, rng: backend.Random, dtype="float32") -> dic
         else:
             params[name] = xp.zeros(shape, dtype=dtype)
     if config.attention:
-        for prefix, N in (("read", config.read_n), ("write", config.write_n)):
+        for prefix, N, window in (("read", config.read_n, 0),
+                                  ("write", config.write_n, config.write_window)):
             params[attention_names(prefix)[1]] = xp.asarray(
-                initial_attention_bias(N, config.H, config.W), dtype=dtype)
+                initial_attention_bias(N, config.H, config.W, window), dtype=dtype)
     return params
 
 

@@ -421,7 +421,8 @@ def _flag(field: str) -> str:
 # ------------------------------------------------------------------------------------ CLI
 #: Config fields settable from the command line (each model's config has some of them).
 CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_size": "z-size",
-                "read_n": "read-n", "write_n": "write-n", "size": "size",
+                "read_n": "read-n", "write_n": "write-n", "write_window": "write-window",
+                "size": "size",
                 "attention": "attention"}
 SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "seed", "dataset",
                  "dynamic_binarization")
@@ -442,9 +443,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue DIR/checkpoint.npz exactly")
     p.add_argument("--attention", action=argparse.BooleanOptionalAction, default=None,
                    help="DRAW: selective attention (eqs. 19-29) or full-image read/write (17-18)")
+    helps = {"write_window": "DRAW: side in pixels of the write glimpse's first window "
+                             "(default 0: the whole image)"}
     for field, flag in CONFIG_FLAGS.items():
         if field != "attention":
-            p.add_argument(f"--{flag}", type=int, default=None, dest=field)
+            p.add_argument(f"--{flag}", type=int, default=None, dest=field,
+                           help=helps.get(field), metavar="PIXELS" if field in helps else None)
     p.add_argument("--dataset", choices=tuple(DATASETS), default=None,
                    help="the data set (default: the preset's)")
     p.add_argument("--epochs", type=int, default=None)

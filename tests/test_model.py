@@ -197,6 +197,9 @@ def test_bad_eps_is_refused_clearly():
     (dict(read_n=29), "read_n = 29 is larger than the image"),
     (dict(H=5, W=4, write_n=6), "write_n = 6 is larger than the image"),
     (dict(attention="yes"), "attention must be True or False"),
+    (dict(write_window=-3), "write_window must be an integer >= 0"),
+    (dict(write_window=29), "write_window = 29 is larger than the image"),
+    (dict(attention=False, write_window=10), "write_window .* needs attention"),
 ])
 def test_impossible_configurations_say_which_field(fields, message):
     with pytest.raises(ValueError, match=message):
@@ -256,6 +259,22 @@ def test_first_glimpse_tiles_the_whole_image(N, H, W):
     assert float(params.gamma[0]) == pytest.approx(1.0)
     model = DRAW(DRAWConfig(H=H, W=W, T=2, read_n=N, write_n=N))
     np.testing.assert_allclose(model.params["read_attn.b"], bias, rtol=1e-6)
+
+
+def test_a_write_window_starts_the_write_glimpse_on_the_centred_window():
+    """--write-window 28 on 60 x 60 images: the write's first 5 x 5 glimpse tiles the centred
+    28 x 28 pixels (filter centres 5.6 apart, from 18.8 to 41.2 on 1-based pixels, σ = 2.8),
+    as the MNIST model's tiles its whole 28 x 28 image; the read still tiles the whole image."""
+    from draw_np.attention import attention_params_forward
+    model = DRAW(DRAWConfig(H=60, W=60, T=2, read_n=12, write_n=5, write_window=28))
+    bias = model.params["write_attn.b"].astype(np.float64)
+    params, _ = attention_params_forward(np.zeros((1, 4)), np.zeros((4, 5)), bias, 5, 60, 60)
+    centres = float(params.gx[0]) + (np.arange(5) - 2) * float(params.delta[0])   # eq. 19
+    np.testing.assert_allclose(centres, [30.5 + 5.6 * (i - 2) for i in range(5)], rtol=1e-5)
+    assert float(params.sigma2[0]) == pytest.approx(2.8 ** 2, rel=1e-5)
+    whole = DRAW(DRAWConfig(H=60, W=60, T=2, read_n=12, write_n=5))
+    np.testing.assert_array_equal(model.params["read_attn.b"], whole.params["read_attn.b"])
+    assert not np.allclose(model.params["write_attn.b"], whole.params["write_attn.b"])
 
 
 # ------------------------------------------------------------------------------ colour images
