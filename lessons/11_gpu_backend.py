@@ -130,6 +130,14 @@ else:
 # To time GPU code, synchronise the device (`cupyx.profiler.benchmark` does): kernels run
 # asynchronously, and a CPU clock around them measures only the launch. See
 # `python -m draw_np bench` for the library's own measurements.
+#
+# What a GPU buys depends on the size of the kernels. Measured on an NVIDIA H200 (README,
+# "Speed"): the attention classifier's step took 21 ms there against 64 ms on one CPU core,
+# but the paper's DRAW step took 0.40 s against 0.58 s on one core of a busy VM. Each of
+# DRAW's matrix products works on 100 rows, one time step at a time, and cost 15-20 µs a call
+# on the GPU whatever its size: the price of launching a kernel from Python, not of its
+# arithmetic. 64 sequential time steps of small kernels, forward and backward, are bound by
+# how many kernels they launch.
 
 # %%
 
