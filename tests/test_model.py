@@ -263,7 +263,7 @@ def test_first_glimpse_tiles_the_whole_image(N, H, W):
 
 def test_a_write_window_starts_the_write_glimpse_on_the_centred_window():
     """--write-window 28 on 60 x 60 images: the write's first 5 x 5 glimpse tiles the centred
-    28 x 28 pixels (filter centres 5.6 apart, from 18.8 to 41.2 on 1-based pixels, σ = 2.8),
+    28 x 28 pixels (filter centres 5.6 apart, from 19.3 to 41.7 on 1-based pixels, σ = 2.8),
     as the MNIST model's tiles its whole 28 x 28 image; the read still tiles the whole image."""
     from draw_np.attention import attention_params_forward
     model = DRAW(DRAWConfig(H=60, W=60, T=2, read_n=12, write_n=5, write_window=28))
