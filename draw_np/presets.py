@@ -42,6 +42,11 @@ from .data.dataset import DATASETS
 from .model import DRAWConfig
 
 
+#: How a new DRAW run starts its canvas bias c0: "zero" (σ(c0) = 0.5, a grey canvas) or
+#: "data-mean" (σ(c0) = the mean training image, :func:`draw_np.model.canvas_bias_for_mean`).
+CANVAS_INITS = ("zero", "data-mean")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """How to train: everything that is not the model's shape."""
@@ -52,6 +57,7 @@ class TrainSettings:
     seed: int = 0
     dataset: str = "mnist"              # a key of draw_np.data.dataset.DATASETS
     dynamic_binarization: bool = False  # fresh bits every epoch instead of the fixed set
+    canvas_init: str = "zero"           # DRAW's c0 at the start: see CANVAS_INITS
 
     def __post_init__(self):
         for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
@@ -72,6 +78,9 @@ class TrainSettings:
             raise ValueError(f"dynamic_binarization must be True or False, got "
                              f"{self.dynamic_binarization!r}")
         object.__setattr__(self, "dynamic_binarization", bool(self.dynamic_binarization))
+        if self.canvas_init not in CANVAS_INITS:
+            raise ValueError(f"canvas_init must be one of {', '.join(CANVAS_INITS)}, got "
+                             f"{self.canvas_init!r}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -43,16 +43,21 @@ import numpy as np
 
 from . import backend, models
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data.dataset import DATASETS, DataSplits, load_dataset
+from .data.dataset import DATASETS, DataSplits, load_dataset, mean_image
 from .errors import CheckpointError, TrainingError
 from .evaluate import is_cross_entropy
+from .model import canvas_bias_for_mean
 from .optim import Adam, clip_by_global_norm
-from .presets import PRESETS, TrainSettings, preset
+from .presets import CANVAS_INITS, PRESETS, TrainSettings, preset
 from .rundir import RunDir
 
 #: The model's noise in the per-epoch validation (DRAW's ε) is drawn from this seed, so epochs
 #: compare fairly.
 VALIDATION_SEED = 12345
+
+#: Training images averaged for ``--canvas-init data-mean``: the mean of a pixel rate near 0.05
+#: is then known to about ±0.002, a hundredth of a nat on the initial logit.
+CANVAS_INIT_IMAGES = 10_000
 
 #: The settings a resumed run may change; any other change is refused. Changing the batch size,
 #: the seed, the data set or the binarisation mid-run would break the replay of the epoch that
@@ -176,6 +181,8 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
     Returns:
         a summary dict (epochs, steps, best validation figure, checkpoint paths, time).
     """
+    _check_canvas_init(config, settings)
+    _check_data(config, settings, data)
     with RunDir(out_dir) as run:
         if resume:
             model, opt, settings, state = _restore(run.checkpoint, config, settings, print_fn)
@@ -185,10 +192,9 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
             raise TrainingError(f"{run.checkpoint} exists: pass --resume to continue it, or "
                                 f"choose another --out directory")
         else:
-            model = _model_class(config)(config, seed=settings.seed)
+            model = new_model(config, settings, data, print_fn)
             opt = Adam(model.params, lr=settings.lr)
             state = Progress(0, 0, 0, _data_rng(settings).bit_generator.state, math.inf)
-        _check_data(config, settings, data)
         halt = _Halt(max_steps, budget_s, cpu_budget_s, print_fn)
         loop = _Loop(model, opt, settings, data, run, halt, state, log_every, save_every_s,
                      progress_bar, print_fn)
@@ -222,6 +228,30 @@ def _data_rng(settings: TrainSettings) -> np.random.Generator:
 
 def _model_class(config):
     return models.model_class(models.kind_for_config(config))
+
+
+def _check_canvas_init(config, settings: TrainSettings) -> None:
+    if settings.canvas_init != "zero" and not hasattr(config, "canvas_shape"):
+        raise ValueError(f"--canvas-init {settings.canvas_init} applies only to a model with a "
+                         f"canvas (DRAW), not to {models.kind_for_config(config)}")
+
+
+def new_model(config, settings: TrainSettings, data: DataSplits, print_fn=print):
+    """The model a new run starts from: initialised from ``settings.seed``; with
+    ``--canvas-init data-mean``, a DRAW's c0 is then set so that σ(c0) is the mean of
+    :data:`CANVAS_INIT_IMAGES` training images. They come from a stream of the seed of their
+    own, so the run sees the same batches in the same order as with ``--canvas-init zero``."""
+    _check_canvas_init(config, settings)
+    model = _model_class(config)(config, seed=settings.seed)
+    if settings.canvas_init == "zero":
+        return model
+    mean = mean_image(data.train, CANVAS_INIT_IMAGES, np.random.default_rng([settings.seed, 2]))
+    c0 = model.params["c0"]
+    c0[...] = backend.xp().asarray(canvas_bias_for_mean(mean).reshape(c0.shape), dtype=c0.dtype)
+    print_fn(f"canvas: c0 set to the logits of the mean of "
+             f"{min(CANVAS_INIT_IMAGES, data.train.size)} training images (mean ink "
+             f"{float(mean.mean()):.3f})")
+    return model
 
 
 def _check_data(config, settings: TrainSettings, data: DataSplits) -> None:
@@ -425,7 +455,7 @@ CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_siz
                 "size": "size",
                 "attention": "attention"}
 SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "seed", "dataset",
-                 "dynamic_binarization")
+                 "dynamic_binarization", "canvas_init")
 
 
 def add_parser(subparsers) -> None:
@@ -458,6 +488,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dynamic-binarization", action="store_true", default=None,
                    help="draw fresh bits every epoch instead of the fixed binarisation")
+    p.add_argument("--canvas-init", choices=CANVAS_INITS, default=None,
+                   help="DRAW: the initial canvas bias c0 of a new run: zero (a grey first "
+                        "canvas) or data-mean (the logits of the mean training image; default "
+                        "zero)")
     p.add_argument("--backend", choices=backend.BACKENDS, default=None)
     p.add_argument("--data", default=None, metavar="PATH",
                    help="the data set's files, if not cached (MNIST: mnist.pkl.gz or a "
@@ -529,6 +563,7 @@ def run(args) -> int:
             raise ValueError(f"{_flag(name)} must be >= 1, got {value}")
     out = Path(args.out or Path("runs") / args.preset)
     config, settings = _settings_from_args(args, out)
+    _check_canvas_init(config, settings)
     if args.resume:  # a refused change fails here, before a possibly long data load
         _restore(out / "checkpoint.npz", config, settings, print_fn=lambda s: None)
     data = load_dataset(settings.dataset, source=args.data, cache_dir=args.cache_dir,

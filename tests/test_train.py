@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from draw_np.checkpoint import load_checkpoint, save_checkpoint
 from draw_np.errors import CheckpointError, TrainingError
 from draw_np.model import DRAW, DRAWConfig
 from draw_np.presets import TrainSettings
-from draw_np.data.dataset import DataSplits
+from draw_np.data.dataset import DataSplits, RegeneratedTrainingSet
 from draw_np.train import train
 
 from .helpers import replace_mnist
@@ -209,3 +210,71 @@ def test_cli_backend_cupy_without_a_gpu_is_one_line_and_status_2(capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "cupy backend needs" in err
     assert backend.get_backend() == "numpy"
+
+
+# ------------------------------------------------------------------ the initial canvas
+def test_canvas_bias_for_mean_is_the_inverse_of_the_sigmoid():
+    from draw_np.activations import sigmoid
+    from draw_np.model import MEAN_RATE_CLIP, canvas_bias_for_mean
+    rates = np.array([[0.05, 0.5, 0.9], [0.0, 1.0, 0.3]])
+    c0 = canvas_bias_for_mean(rates)
+    np.testing.assert_allclose(sigmoid(c0), np.clip(rates, MEAN_RATE_CLIP, 1 - MEAN_RATE_CLIP),
+                               rtol=1e-12)
+    assert np.all(np.isfinite(c0)) and c0[1, 0] < -6.5 < 6.5 < c0[1, 1]  # clipped, not ±inf
+
+
+def test_canvas_init_data_mean_starts_from_the_mean_image(tmp_path):
+    from draw_np.data.dataset import mean_image
+    from draw_np.train import new_model
+    settings = TrainSettings(epochs=1, batch_size=8, lr=3e-3, seed=5, canvas_init="data-mean")
+    quiet_print = lambda s: None
+    zero = new_model(CONFIG, replace(settings, canvas_init="zero"), DATA, quiet_print).params
+    mean = new_model(CONFIG, settings, DATA, quiet_print).params
+    images = DATA.train.arrays[0]
+    sigma_c0 = 1 / (1 + np.exp(-mean["c0"].astype(np.float64)))
+    ink = np.clip(images.mean(axis=0), 1e-3, 1 - 1e-3)  # the strokes leave the border empty
+    np.testing.assert_allclose(sigma_c0, ink, rtol=1e-5)
+    assert np.all(zero["c0"] == 0)
+    for name in zero:  # nothing but c0 differs: the same seed, the same weights
+        if name != "c0":
+            np.testing.assert_array_equal(mean[name], zero[name], err_msg=name)
+    np.testing.assert_allclose(mean_image(DATA.train, 100, np.random.default_rng(0)),
+                               images.mean(axis=0))
+
+
+def test_canvas_init_leaves_the_runs_batches_as_they_were(tmp_path):
+    """The mean image is drawn from a stream of its own: two runs that differ only in
+    --canvas-init train on the same batches (a regenerated set: new images every epoch)."""
+    def make_recording(batches):
+        def make(indices, rng):
+            batches.append(rng.random((len(indices), 10, 9)) < 0.2)
+            return (batches[-1],)
+        return make
+
+    seen = {"zero": [], "data-mean": []}
+    for init, batches in seen.items():
+        data = DATA._replace(train=RegeneratedTrainingSet(make_recording(batches), 40))
+        train(CONFIG, TrainSettings(epochs=1, batch_size=8, seed=5, canvas_init=init), data,
+              tmp_path / init, **quiet(max_steps=3))
+    assert len(seen["zero"]) == 3 and len(seen["data-mean"]) == 4  # the mean's batch, then 3
+    for a, b in zip(seen["zero"], seen["data-mean"][1:]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_canvas_init_data_mean_lowers_the_first_reconstruction_loss():
+    """Meaning: on images that are mostly background, a canvas that starts at the mean image
+    costs far fewer nats than a grey one before any training (L^x at step 0)."""
+    from draw_np.train import new_model
+    settings = TrainSettings(epochs=1, batch_size=8, lr=3e-3, seed=5)
+    x = DATA.valid[0].astype(np.float32)
+    Lx = {init: new_model(CONFIG, replace(settings, canvas_init=init), DATA, lambda s: None)
+          .loss_and_grads(x, return_terms=True)[2].Lx.mean() for init in ("zero", "data-mean")}
+    assert Lx["data-mean"] < 0.7 * Lx["zero"], Lx
+
+
+def test_canvas_init_is_refused_for_the_classifier_in_one_line(tmp_path, fake_mnist, capsys):
+    status = cli.main(["train", "--preset", "cluttered", "--canvas-init", "data-mean",
+                       "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and err.count("\n") == 0
+    assert "--canvas-init data-mean applies only to a model with a canvas (DRAW)" in err

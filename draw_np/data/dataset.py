@@ -104,6 +104,20 @@ class RegeneratedTrainingSet:
         return RegeneratedTrainingSet(self.make, min(n, self.size))
 
 
+def mean_image(train_set, n: int, rng: np.random.Generator, batch: int = 1000) -> np.ndarray:
+    """The mean of the first ``n`` images (all of them if fewer) of one epoch that ``train_set``
+    makes from ``rng``, in float64: each pixel's rate of ink, as training sees it (a
+    regenerated set's images are made afresh, a dynamic binarisation's bits drawn)."""
+    n = min(int(n), train_set.size)
+    if n < 1:
+        raise ValueError("the mean image needs at least one training image")
+    epoch, total = train_set.epoch(rng), 0.0
+    for b, start in enumerate(range(0, n, batch)):
+        images = epoch.batch(np.arange(start, min(start + batch, n)), b)[0]
+        total = total + np.sum(images, axis=0, dtype=np.float64)
+    return total / n
+
+
 class DataSplits(NamedTuple):
     """A data set ready for a model."""
     name: str              # its key in DATASETS
