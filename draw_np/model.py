@@ -168,11 +168,15 @@ def canvas_bias_for_mean(mean_image) -> np.ndarray:
     learned bias; the paper gives no initialisation). The inverse of eq. 9's sigmoid:
     ``c0 = ln(m / (1 − m))``, each rate ``m`` clipped to [1e-3, 1 − 1e-3].
 
-    Why: with ``c0 = 0`` a fresh model's canvas starts grey (σ(0) = 0.5 everywhere). On 60 × 60
-    two-digit MNIST, where 94 % of the pixels are background, the model first learns wide write
-    filters that paint the whole canvas dark and then carves the digits out of it; starting
-    from the mean image (the all-background model's own logits) leaves the write heads only the
-    ink to add. Used by ``train --canvas-init data-mean``.
+    Why it exists: with ``c0 = 0`` a fresh model's canvas starts grey (σ(0) = 0.5 everywhere),
+    and on 60 × 60 two-digit MNIST (94.5 % background) the model learns wide write filters that
+    paint the canvas dark, then carves blurred digits out of it. Starting from the mean image
+    was meant to leave the writes only the ink to add. Measured (pilot P4,
+    ``docs/two-digit-campaign.md``): it made things worse. The mean image is the plateau every
+    run must leave (about 628 nats there); starting on it, the gradients were 100 times smaller
+    (global norm 1.5-3 against 150-700), the KL fell to 0.01 nats by step 300 and the run was
+    still on the plateau after 672 steps, where the grey start was at 470. So the default stays
+    ``zero``; ``train --canvas-init data-mean`` uses this.
     """
     m = np.clip(np.asarray(mean_image, dtype=np.float64), MEAN_RATE_CLIP, 1 - MEAN_RATE_CLIP)
     return np.log(m) - np.log1p(-m)
