@@ -55,8 +55,8 @@ from .rundir import RunDir
 #: compare fairly.
 VALIDATION_SEED = 12345
 
-#: Training images averaged for ``--canvas-init data-mean``: the mean of a pixel rate near 0.05
-#: is then known to about ±0.002, a hundredth of a nat on the initial logit.
+#: Training images averaged for ``--canvas-init data-mean``: a pixel rate near 0.05 is then
+#: known to about ±0.002, its logit to about ±0.05.
 CANVAS_INIT_IMAGES = 10_000
 
 #: The settings a resumed run may change; any other change is refused. Changing the batch size,
@@ -181,7 +181,6 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
     Returns:
         a summary dict (epochs, steps, best validation figure, checkpoint paths, time).
     """
-    _check_canvas_init(config, settings)
     _check_data(config, settings, data)
     with RunDir(out_dir) as run:
         if resume:
