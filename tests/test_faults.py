@@ -74,7 +74,8 @@ def test_resume_applies_a_new_learning_rate_and_says_so(tmp_path, fake_mnist, ca
 
 
 @pytest.mark.parametrize("flag, value", [("--batch-size", "25"), ("--seed", "3"),
-                                         ("--dynamic-binarization", None)])
+                                         ("--dynamic-binarization", None),
+                                         ("--canvas-init", "data-mean")])
 def test_resume_refuses_a_change_that_breaks_the_replay_in_one_line(tmp_path, fake_mnist,
                                                                    capsys, flag, value):
     out = tmp_path / "run"

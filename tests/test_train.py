@@ -10,10 +10,11 @@ import pytest
 from draw_np import cli
 from draw_np.checkpoint import load_checkpoint, save_checkpoint
 from draw_np.errors import CheckpointError, TrainingError
-from draw_np.model import DRAW, DRAWConfig
+from draw_np.activations import sigmoid
+from draw_np.model import DRAW, MEAN_RATE_CLIP, DRAWConfig, canvas_bias_for_mean
 from draw_np.presets import TrainSettings
-from draw_np.data.dataset import DataSplits, RegeneratedTrainingSet
-from draw_np.train import train
+from draw_np.data.dataset import DataSplits, RegeneratedTrainingSet, mean_image
+from draw_np.train import new_model, train
 
 from .helpers import replace_mnist
 
@@ -214,8 +215,6 @@ def test_cli_backend_cupy_without_a_gpu_is_one_line_and_status_2(capsys):
 
 # ------------------------------------------------------------------ the initial canvas
 def test_canvas_bias_for_mean_is_the_inverse_of_the_sigmoid():
-    from draw_np.activations import sigmoid
-    from draw_np.model import MEAN_RATE_CLIP, canvas_bias_for_mean
     rates = np.array([[0.05, 0.5, 0.9], [0.0, 1.0, 0.3]])
     c0 = canvas_bias_for_mean(rates)
     np.testing.assert_allclose(sigmoid(c0), np.clip(rates, MEAN_RATE_CLIP, 1 - MEAN_RATE_CLIP),
@@ -223,16 +222,14 @@ def test_canvas_bias_for_mean_is_the_inverse_of_the_sigmoid():
     assert np.all(np.isfinite(c0)) and c0[1, 0] < -6.5 < 6.5 < c0[1, 1]  # clipped, not ±inf
 
 
-def test_canvas_init_data_mean_starts_from_the_mean_image(tmp_path):
-    from draw_np.data.dataset import mean_image
-    from draw_np.train import new_model
+def test_canvas_init_data_mean_starts_from_the_mean_image():
     settings = TrainSettings(epochs=1, batch_size=8, lr=3e-3, seed=5, canvas_init="data-mean")
     quiet_print = lambda s: None
     zero = new_model(CONFIG, replace(settings, canvas_init="zero"), DATA, quiet_print).params
     mean = new_model(CONFIG, settings, DATA, quiet_print).params
     images = DATA.train.arrays[0]
-    sigma_c0 = 1 / (1 + np.exp(-mean["c0"].astype(np.float64)))
-    ink = np.clip(images.mean(axis=0), 1e-3, 1 - 1e-3)  # the strokes leave the border empty
+    sigma_c0 = sigmoid(mean["c0"].astype(np.float64))
+    ink = np.clip(images.mean(axis=0), MEAN_RATE_CLIP, 1 - MEAN_RATE_CLIP)  # the strokes leave the border empty
     np.testing.assert_allclose(sigma_c0, ink, rtol=1e-5)
     assert np.all(zero["c0"] == 0)
     for name in zero:  # nothing but c0 differs: the same seed, the same weights
@@ -264,7 +261,6 @@ def test_canvas_init_leaves_the_runs_batches_as_they_were(tmp_path):
 def test_canvas_init_data_mean_lowers_the_first_reconstruction_loss():
     """Meaning: on images that are mostly background, a canvas that starts at the mean image
     costs far fewer nats than a grey one before any training (L^x at step 0)."""
-    from draw_np.train import new_model
     settings = TrainSettings(epochs=1, batch_size=8, lr=3e-3, seed=5)
     x = DATA.valid[0].astype(np.float32)
     Lx = {init: new_model(CONFIG, replace(settings, canvas_init=init), DATA, lambda s: None)
