@@ -151,7 +151,8 @@ def initial_attention_bias(N: int, H: int, W: int, window: int = 0) -> list:
     tile. A zero bias would instead give ``δ = (max(H, W) − 1)/(N − 1)`` and σ = 1: for the
     2 x 2 read of the MNIST model, four one-pixel filters on the image's corners, which only
     ever see background. The encoder is then blind, the KL drives q(z) to the prior, and
-    training stalls at the mean-image model (about 208 nats on MNIST, which is what we saw). Returns ``[g̃_X, g̃_Y, log σ², log δ̃, log γ]``.
+    training stalls at the mean-image model (about 208 nats on MNIST, which is what we saw).
+    Returns ``[g̃_X, g̃_Y, log σ², log δ̃, log γ]``.
     """
     from .attention import stride_scale
     delta = (window or max(H, W)) / N

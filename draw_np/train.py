@@ -244,11 +244,11 @@ def new_model(config, settings: TrainSettings, data: DataSplits, print_fn=print)
     model = _model_class(config)(config, seed=settings.seed)
     if settings.canvas_init == "zero":
         return model
-    mean = mean_image(data.train, CANVAS_INIT_IMAGES, np.random.default_rng([settings.seed, 2]))
+    n = min(CANVAS_INIT_IMAGES, data.train.size)
+    mean = mean_image(data.train, n, np.random.default_rng([settings.seed, 2]))
     c0 = model.params["c0"]
     c0[...] = backend.xp().asarray(canvas_bias_for_mean(mean).reshape(c0.shape), dtype=c0.dtype)
-    print_fn(f"canvas: c0 set to the logits of the mean of "
-             f"{min(CANVAS_INIT_IMAGES, data.train.size)} training images (mean ink "
+    print_fn(f"canvas: c0 set to the logits of the mean of {n} training images (mean ink "
              f"{float(mean.mean()):.3f})")
     return model
 

@@ -229,7 +229,8 @@ def test_canvas_init_data_mean_starts_from_the_mean_image():
     mean = new_model(CONFIG, settings, DATA, quiet_print).params
     images = DATA.train.arrays[0]
     sigma_c0 = sigmoid(mean["c0"].astype(np.float64))
-    ink = np.clip(images.mean(axis=0), MEAN_RATE_CLIP, 1 - MEAN_RATE_CLIP)  # the strokes leave the border empty
+    # the strokes leave the border empty: those pixels start at the clipped rate
+    ink = np.clip(images.mean(axis=0), MEAN_RATE_CLIP, 1 - MEAN_RATE_CLIP)
     np.testing.assert_allclose(sigma_c0, ink, rtol=1e-5)
     assert np.all(zero["c0"] == 0)
     for name in zero:  # nothing but c0 differs: the same seed, the same weights
