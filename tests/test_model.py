@@ -395,28 +395,30 @@ def test_bundled_quick_model_gives_the_same_terms_on_grey_images_either_way():
 
 
 def test_bundled_table2_model_is_the_paper_model_and_beats_the_quick_one():
-    """The shipped Table 2 model is the paper's T = 64 DRAW, stored as parameters only, and on
-    the bundled test digits (the same ε seed) its bound is far below the quick model's: the
-    file is the campaign's trained model, not an untrained or a quick one."""
+    """The shipped Table 2 model is the `paper` preset's T = 64 DRAW, stored as parameters only,
+    and on the bundled test digits (the same ε seed) its bound is far below the quick model's:
+    the file is the campaign's trained model, not an untrained or a quick one."""
     from importlib.resources import files
 
     from draw_np.checkpoint import load_model
+    from draw_np.presets import preset
     assets = files("draw_np") / "assets"
     with np.load(assets / "mnist_attention.npz", allow_pickle=False) as stored:
         assert all(k.startswith("param/") or k == "meta" for k in stored.files), stored.files
     with np.load(assets / "mnist_sample.npz") as sample:
         x = sample["images"]
-    bounds = {}
-    for name in ("mnist_attention", "quick"):
+
+    def terms_of(name):
         model = load_model(assets / f"{name}.npz")
         eps = B.Random(0).normal((model.config.T, len(x), model.config.z_size))
-        terms = model.loss_terms(x, eps)
-        bounds[name] = float(terms.Lx.mean() + terms.Lz.mean())
-        if name == "mnist_attention":
-            c = model.config
-            assert (c.H, c.W, c.T, c.enc_size, c.dec_size, c.z_size, c.read_n, c.write_n,
-                    c.attention) == (28, 28, 64, 256, 256, 100, 2, 5, True)
-            assert float(terms.Lz.mean()) > 10      # the latents carry information
+        return model.config, model.loss_terms(x, eps)
+
+    config, table2 = terms_of("mnist_attention")
+    _, quick = terms_of("quick")
+    assert config == preset("paper")[0]
+    assert float(table2.Lz.mean()) > 10      # the latents carry information
+    bounds = {name: float(t.Lx.mean() + t.Lz.mean())
+              for name, t in (("mnist_attention", table2), ("quick", quick))}
     # Table 2 model: ~83 nats on these digits; quick: ~121
     assert bounds["mnist_attention"] < 95 < bounds["quick"], bounds
 
