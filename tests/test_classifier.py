@@ -337,3 +337,40 @@ def test_the_bundled_classifier_is_the_table_1_model():
     assert not load_checkpoint(DEFAULT_CLASSIFIER).optim_state   # parameters only
     predicted = model.predict(np.zeros((3, 100, 100), dtype=np.float32))
     assert predicted.shape == (3,) and predicted.dtype.kind == "i"
+
+
+def test_a_classifier_log_plots_as_error_curves_and_time_to_quality(tmp_path, fake_mnist):
+    """`plot curves` and `plot quality` read the log a classifier run writes: its figures are
+    the cross-entropy and the error in %, not a bound; mixing it with a DRAW log is refused."""
+    from draw_np.data.dataset import load_dataset
+    from draw_np.plot.curves import plot_training_curves
+    from draw_np.plot.quality import plot_time_to_quality
+    from draw_np.presets import TrainSettings
+    from draw_np.train import train
+    data = load_dataset("cluttered", cache_dir=tmp_path / "cache", log=lambda s: None)
+    settings = TrainSettings(epochs=2, batch_size=10, lr=3e-3, seed=2, dataset="cluttered")
+    train(ClassifierConfig(T=2, size=6, read_n=3), settings, data, tmp_path / "run",
+          progress_bar=False, print_fn=lambda s: None)
+    log = tmp_path / "run" / "log.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    valid_errors = [r["valid_error"] for r in records if r["kind"] == "epoch"]
+
+    curves = plot_training_curves(log)
+    assert [ax.get_title() for ax in curves.axes] == ["cross-entropy", "error (%)"]
+    np.testing.assert_allclose(curves.axes[1].get_lines()[-1].get_ydata(), valid_errors)
+    assert f"validation error {valid_errors[-1]:.2f} %" in curves.texts[0].get_text()
+
+    quality = plot_time_to_quality({"tiny": log}, dataset="cluttered", steps=True)
+    by_time, by_epoch = quality.axes
+    np.testing.assert_allclose(by_epoch.get_lines()[0].get_ydata(), valid_errors)
+    assert by_time.get_ylabel() == "validation error (%)"
+    assert "attention classifier on cluttered" in quality.texts[0].get_text()
+
+    draw_log = tmp_path / "draw.jsonl"
+    draw_log.write_text(json.dumps(dict(kind="epoch", epoch=1, step=5, train_loss=100.0,
+                                        valid_bound=99.0)) + "\n")
+    with pytest.raises(ValueError, match="mix DRAW and classifier runs"):
+        plot_time_to_quality({"tiny": log, "draw": draw_log})
+    out = tmp_path / "curves.png"
+    assert cli.main(["plot", "curves", "--log", str(log), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -107,8 +107,8 @@ def add_parser(subparsers) -> None:
     k = kind("curves", "training curves from a log.jsonl written by train", _run_curves)
     k.add_argument("--log", type=Path, required=True, metavar="PATH",
                    help="the training log, e.g. runs/quick/log.jsonl")
-    k = kind("quality", "validation bound against CPU hours and epochs, with the paper's "
-             "figures marked", _run_quality)
+    k = kind("quality", "validation bound (a classifier's: error) against CPU hours and "
+             "epochs, with the paper's figures marked", _run_quality)
     k.add_argument("--log", type=Path, required=True, action="append", metavar="PATH",
                    help="a training log (repeat to compare runs, e.g. pilots)")
     k.add_argument("--label", action="append", default=None, metavar="TEXT",

@@ -1,25 +1,34 @@
-"""Training curves from a ``log.jsonl``: the bound, L^x and L^z against the step."""
+"""Training curves from a ``log.jsonl``: DRAW's bound, L^x and L^z, or an attention classifier's
+cross-entropy and error, against the step."""
 from __future__ import annotations
 
 import numpy as np
 
 from .layout import new_figure
-from .training_log import read_training_log
+from .training_log import log_kind, read_training_log
+
+
+#: model kind -> its panels: (training key, validation key, title).
+PANELS = {"draw": [("loss", "valid_bound", "bound $L = L^x + L^z$"),
+                   ("Lx", "valid_Lx", "reconstruction $L^x$"),
+                   ("Lz", "valid_Lz", "latent $L^z = \\Sigma_t\\, \\mathrm{KL}_t$")],
+          "classifier": [("loss", "valid_cross_entropy", "cross-entropy"),
+                         ("error", "valid_error", "error (%)")]}
 
 
 def plot_training_curves(log_path):
-    """Training curves from ``DIR/log.jsonl``: the loss, L^x and L^z against the step.
+    """Training curves from ``DIR/log.jsonl`` against the step.
 
-    Three panels, in nats: the bound ``L = L^x + L^z``, its reconstruction term ``L^x`` and its
-    latent term ``L^z``. Lines are the training means logged every few steps; dots are the
-    validation set at the end of each epoch.
+    A DRAW log gives three panels, in nats: the bound ``L = L^x + L^z``, its reconstruction
+    term ``L^x`` and its latent term ``L^z``; an attention classifier's log two: the
+    cross-entropy (nats) and the error (%). Lines are the training means logged every few
+    steps; dots are the validation set at the end of each epoch.
     """
     steps, epochs = read_training_log(log_path)
-    fig = new_figure(12, 3.8, layout="constrained")
-    axes = fig.subplots(1, 3)
-    panels = [("loss", "valid_bound", "bound $L = L^x + L^z$"),
-              ("Lx", "valid_Lx", "reconstruction $L^x$"),
-              ("Lz", "valid_Lz", "latent $L^z = \\Sigma_t\\, \\mathrm{KL}_t$")]
+    kind = log_kind(steps, epochs)
+    panels = PANELS[kind]
+    fig = new_figure(4 * len(panels), 3.8, layout="constrained")
+    axes = fig.subplots(1, len(panels))
     for ax, (train_key, valid_key, title) in zip(axes, panels):
         curve = np.array([(r["step"], r[train_key]) for r in steps]).reshape(-1, 2)
         if len(curve):
@@ -37,9 +46,15 @@ def plot_training_curves(log_path):
     axes[0].set_ylabel("nats per image")
     axes[0].legend(fontsize=8)
     last = epochs[-1] if epochs else None
-    summary = (f"epoch {last['epoch']}: validation bound {last['valid_bound']:.2f} nats"
-               if last else f"step {steps[-1]['step']}: training loss {steps[-1]['loss']:.2f} nats")
-    fig.suptitle(f"DRAW training ({summary})", fontsize=11)
+    if kind == "classifier":
+        summary = (f"epoch {last['epoch']}: validation error {last['valid_error']:.2f} %" if last
+                   else f"step {steps[-1]['step']}: training error {steps[-1]['error']:.2f} %")
+    else:
+        summary = (f"epoch {last['epoch']}: validation bound {last['valid_bound']:.2f} nats"
+                   if last else
+                   f"step {steps[-1]['step']}: training loss {steps[-1]['loss']:.2f} nats")
+    model = "attention classifier" if kind == "classifier" else "DRAW"
+    fig.suptitle(f"{model} training ({summary})", fontsize=11)
     return fig
 
 

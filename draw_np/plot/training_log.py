@@ -1,23 +1,38 @@
-"""Reading the ``log.jsonl`` that ``train`` writes: its step and epoch records, checked."""
+"""Reading the ``log.jsonl`` that ``train`` writes: its step and epoch records, checked.
+
+A DRAW run logs its bound and the bound's two terms; an attention classifier's run logs its
+cross-entropy and its error in %. Which of the two a log is, its first record says."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-STEP_FIELDS = ("epoch", "step", "loss", "Lx", "Lz")
-EPOCH_FIELDS = ("epoch", "step", "train_loss", "valid_bound")
+#: model kind -> the numbers each "step" record of its log must hold.
+STEP_FIELDS = {"draw": ("epoch", "step", "loss", "Lx", "Lz"),
+               "classifier": ("epoch", "step", "loss", "error")}
+#: model kind -> the numbers each "epoch" record of its log must hold.
+EPOCH_FIELDS = {"draw": ("epoch", "step", "train_loss", "valid_bound"),
+                "classifier": ("epoch", "step", "train_loss", "valid_error")}
+
+
+def log_kind(steps: list[dict], epochs: list[dict]) -> str:
+    """"classifier" when the records of a log (as :func:`read_training_log` returns them) are
+    an attention classifier's (they carry an error in %), else "draw"."""
+    first = (steps or epochs)[0]
+    return "classifier" if "error" in first or "valid_error" in first else "draw"
 
 
 def read_training_log(log_path) -> tuple[list[dict], list[dict]]:
     """The ``"step"`` and ``"epoch"`` records of a ``log.jsonl`` written by ``train``.
 
     Blank lines and records of other kinds are skipped; anything else that is not a JSON object
-    with the fields the plots need raises ValueError naming the file and line.
+    with the fields the plots need (those of the model kind of the log's first record) raises
+    ValueError naming the file and line.
     """
     log_path = Path(log_path)
     if not log_path.is_file():
         raise ValueError(f"no training log at {log_path} (train writes DIR/log.jsonl)")
-    steps, epochs = [], []
+    steps, epochs, model_kind = [], [], None
     try:
         lines = log_path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
@@ -34,11 +49,12 @@ def read_training_log(log_path) -> tuple[list[dict], list[dict]]:
             raise ValueError(f"{log_path} line {number} is not JSON ({exc.msg}); is this a "
                              f"log.jsonl written by train?") from None
         kind = record.get("kind") if isinstance(record, dict) else None
-        needed = {"step": STEP_FIELDS, "epoch": EPOCH_FIELDS}.get(kind)
-        if needed is None:
+        if kind not in ("step", "epoch"):
             if not isinstance(record, dict):
                 raise ValueError(f"{log_path} line {number} is not a JSON object")
             continue
+        model_kind = model_kind or log_kind([record], [])
+        needed = (STEP_FIELDS if kind == "step" else EPOCH_FIELDS)[model_kind]
         missing = [f for f in needed if not isinstance(record.get(f), (int, float))]
         if missing:
             raise ValueError(f"{log_path} line {number}: a {kind!r} record lacks the numbers "
