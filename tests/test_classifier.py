@@ -360,7 +360,7 @@ def test_a_classifier_log_plots_as_error_curves_and_time_to_quality(tmp_path, fa
     np.testing.assert_allclose(curves.axes[1].get_lines()[-1].get_ydata(), valid_errors)
     assert f"validation error {valid_errors[-1]:.2f} %" in curves.texts[0].get_text()
 
-    quality = plot_time_to_quality({"tiny": log}, dataset="cluttered", steps=True)
+    quality = plot_time_to_quality({"tiny": log}, steps=True)   # the data set is implied
     by_time, by_epoch = quality.axes
     np.testing.assert_allclose(by_epoch.get_lines()[0].get_ydata(), valid_errors)
     assert by_time.get_ylabel() == "validation error (%)"

@@ -113,9 +113,9 @@ def add_parser(subparsers) -> None:
                    help="a training log (repeat to compare runs, e.g. pilots)")
     k.add_argument("--label", action="append", default=None, metavar="TEXT",
                    help="a legend label per --log (default: the log's folder name)")
-    k.add_argument("--dataset", choices=tuple(DATASETS), default="mnist",
+    k.add_argument("--dataset", choices=tuple(DATASETS), default=None,
                    help="the runs' data set: the paper's anchors are drawn for mnist only "
-                        "(default mnist)")
+                        "(default mnist, or cluttered for classifier logs)")
     k.add_argument("--steps", action="store_true",
                    help="also draw the training loss logged every few steps (for pilots)")
     k = kind("kl", "the KL of each step, averaged over images", _run_kl)

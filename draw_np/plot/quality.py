@@ -26,7 +26,7 @@ FIGURES = {"draw": ("valid_bound", "loss", "validation bound $L^x + L^z$ (nats)"
 REPRODUCTION = ((50, 90.0, "< 90"), (200, 83.0, "< 83"), (300, 81.9, "81.9"))
 
 
-def plot_time_to_quality(logs: dict, dataset: str = "mnist", steps: bool = False):
+def plot_time_to_quality(logs: dict, dataset: str | None = None, steps: bool = False):
     """Validation bound (or a classifier's error) against CPU hours (left) and epochs (right).
 
     Args:
@@ -34,8 +34,9 @@ def plot_time_to_quality(logs: dict, dataset: str = "mnist", steps: bool = False
             classifier runs (its epoch records need
             ``cpu_s``, which ``train`` writes since the time budgets exist; older logs are
             drawn against epochs only).
-        dataset: the data set the runs trained on (a name of ``train --dataset``): "mnist"
-            draws the anchors; any other only the curves.
+        dataset: the data set the runs trained on (a name of ``train --dataset``; default
+            "mnist" for DRAW logs, "cluttered" for classifier logs): "mnist" draws the
+            anchors; any other only the curves.
         steps: also draw each run's training loss as logged every few steps (thin lines), the
             mean bound (a classifier's: error) on the training batches since the last record:
             short pilots end after an epoch or two, which the validation figures alone show as
@@ -49,6 +50,7 @@ def plot_time_to_quality(logs: dict, dataset: str = "mnist", steps: bool = False
         raise ValueError(f"the logs mix DRAW and classifier runs ({kinds}); compare one kind")
     kind = next(iter(kinds.values()))
     figure_key, step_key, axis_label = FIGURES[kind]
+    dataset = dataset or ("cluttered" if kind == "classifier" else "mnist")
     anchored = dataset == "mnist" and kind == "draw"
     fig = new_figure(12, 4.4, layout="constrained")
     by_time, by_epoch = fig.subplots(1, 2, sharey=True)
