@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layout import new_figure
-from .training_log import log_kind, read_training_log
+from .training_log import MODEL_NAMES, log_kind, read_training_log
 
 
 #: model kind -> its panels: (training key, validation key, title).
@@ -53,8 +53,7 @@ def plot_training_curves(log_path):
         summary = (f"epoch {last['epoch']}: validation bound {last['valid_bound']:.2f} nats"
                    if last else
                    f"step {steps[-1]['step']}: training loss {steps[-1]['loss']:.2f} nats")
-    model = "attention classifier" if kind == "classifier" else "DRAW"
-    fig.suptitle(f"{model} training ({summary})", fontsize=11)
+    fig.suptitle(f"{MODEL_NAMES[kind]} training ({summary})", fontsize=11)
     return fig
 
 

@@ -10,7 +10,7 @@ classifier's logs (cluttered MNIST) are drawn the same way, with the validation 
 from __future__ import annotations
 
 from .layout import new_figure
-from .training_log import log_kind, read_training_log
+from .training_log import MODEL_NAMES, log_kind, read_training_log
 
 #: (bound in nats, label, line style): horizontal lines on both panels.
 ANCHORS = ((80.97, "paper, with attention: 80.97", (0, (5, 3))),
@@ -60,16 +60,16 @@ def plot_time_to_quality(logs: dict, dataset: str | None = None, steps: bool = F
         if not epochs:
             raise ValueError(f"{path} has no epoch records yet (a validation figure comes at the "
                              f"end of each epoch)")
-        bounds = [r[figure_key] for r in epochs]
-        highest.append(max(bounds))
-        lowest.append(min(bounds))
-        by_epoch.plot([r["epoch"] for r in epochs], bounds, "o-", color=f"C{i}", markersize=3,
+        figures = [r[figure_key] for r in epochs]
+        highest.append(max(figures))
+        lowest.append(min(figures))
+        by_epoch.plot([r["epoch"] for r in epochs], figures, "o-", color=f"C{i}", markersize=3,
                       linewidth=1.2, label=label)
         timed = [(r["cpu_s"] / 3600, r[figure_key]) for r in epochs
                  if isinstance(r.get("cpu_s"), (int, float))]
         if timed:
-            hours, timed_bounds = zip(*timed)
-            by_time.plot(hours, timed_bounds, "o-", color=f"C{i}", markersize=3,
+            hours, timed_figures = zip(*timed)
+            by_time.plot(hours, timed_figures, "o-", color=f"C{i}", markersize=3,
                          linewidth=1.2, label=label)
         if steps:
             _plot_training_loss(by_time, by_epoch, step_records, epochs, f"C{i}", step_key)
@@ -98,13 +98,11 @@ def plot_time_to_quality(logs: dict, dataset: str | None = None, steps: bool = F
         by_epoch.set_xscale("log")
     if steps:
         by_epoch.plot([], [], color="0.4", linewidth=0.8, alpha=0.6,
-                      label=f"thin: training {'error' if kind == 'classifier' else 'loss'} "
-                            f"(every few steps)")
+                      label=f"thin: training {step_key} (every few steps)")
     by_time.legend(fontsize=8, loc="lower left")
     by_epoch.legend(fontsize=7, loc="upper right")
     title = "binarised MNIST" if anchored else dataset
-    model = "attention classifier" if kind == "classifier" else "DRAW"
-    fig.suptitle(f"{model} on {title}: time to quality", fontsize=11)
+    fig.suptitle(f"{MODEL_NAMES[kind]} on {title}: time to quality", fontsize=11)
     return fig
 
 

@@ -15,11 +15,19 @@ EPOCH_FIELDS = {"draw": ("epoch", "step", "train_loss", "valid_bound"),
                 "classifier": ("epoch", "step", "train_loss", "valid_error")}
 
 
+#: model kind -> its name in figure titles.
+MODEL_NAMES = {"draw": "DRAW", "classifier": "attention classifier"}
+
+
+def _record_kind(record: dict) -> str:
+    """"classifier" for a record of an attention classifier's run (it carries an error in %),
+    else "draw"."""
+    return "classifier" if "error" in record or "valid_error" in record else "draw"
+
+
 def log_kind(steps: list[dict], epochs: list[dict]) -> str:
-    """"classifier" when the records of a log (as :func:`read_training_log` returns them) are
-    an attention classifier's (they carry an error in %), else "draw"."""
-    first = (steps or epochs)[0]
-    return "classifier" if "error" in first or "valid_error" in first else "draw"
+    """The model kind of a log, from the records :func:`read_training_log` returned."""
+    return _record_kind((steps or epochs)[0])
 
 
 def read_training_log(log_path) -> tuple[list[dict], list[dict]]:
@@ -53,7 +61,7 @@ def read_training_log(log_path) -> tuple[list[dict], list[dict]]:
             if not isinstance(record, dict):
                 raise ValueError(f"{log_path} line {number} is not a JSON object")
             continue
-        model_kind = model_kind or log_kind([record], [])
+        model_kind = model_kind or _record_kind(record)
         needed = (STEP_FIELDS if kind == "step" else EPOCH_FIELDS)[model_kind]
         missing = [f for f in needed if not isinstance(record.get(f), (int, float))]
         if missing:
