@@ -32,22 +32,35 @@ def clip_by_global_norm(grads: dict, max_norm: float):
     return {k: g * scale for k, g in grads.items()}, norm
 
 
+def is_weight_matrix(name: str) -> bool:
+    """Whether weight decay applies to a parameter: the weight matrices (the spec's ``*.W``),
+    not the biases, the initial states ``h0`` or the canvas bias ``c0``."""
+    return name.endswith(".W")
+
+
 class Adam:
-    """Adam (Kingma & Ba, 2015) with bias correction.
+    """Adam (Kingma & Ba, 2015) with bias correction, and optional decoupled weight decay
+    (AdamW, Loshchilov & Hutter, 2019) on the weight matrices.
 
     For every parameter θ with gradient g, at step t = 1, 2, ...::
 
         m ← β1 m + (1 − β1) g          v ← β2 v + (1 − β2) g²
-        θ ← θ − lr · m̂ / (sqrt(v̂) + ε),   m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
+        θ ← θ − lr · (m̂ / (sqrt(v̂) + ε) + λ θ),   m̂ = m / (1 − β1^t),  v̂ = v / (1 − β2^t)
+
+    with λ = ``weight_decay`` for weight matrices (:func:`is_weight_matrix`) and 0 for the rest.
+    The decay is *decoupled*: it shrinks θ directly instead of adding λθ to g, where Adam's
+    per-parameter scaling would weaken it wherever gradients are large.
     """
 
     def __init__(self, params: dict, lr: float = 1e-3, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8):
+                 beta2: float = 0.999, eps: float = 1e-8, weight_decay: float = 0.0):
         for name, value, ok in (("lr", lr, lr > 0), ("beta1", beta1, 0 <= beta1 < 1),
-                                ("beta2", beta2, 0 <= beta2 < 1), ("eps", eps, eps > 0)):
+                                ("beta2", beta2, 0 <= beta2 < 1), ("eps", eps, eps > 0),
+                                ("weight_decay", weight_decay, 0 <= weight_decay < math.inf)):
             if not ok:
                 raise ValueError(f"Adam {name} out of range: {value!r}")
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.weight_decay = weight_decay
         self.t = 0
         self.m = {k: xp().zeros_like(p) for k, p in params.items()}
         self.v = {k: xp().zeros_like(p) for k, p in params.items()}
@@ -67,18 +80,21 @@ class Adam:
             m += (1 - self.beta1) * g
             v *= self.beta2
             v += (1 - self.beta2) * (g * g)
+            if self.weight_decay and is_weight_matrix(k):
+                params[k] *= 1 - self.lr * self.weight_decay
             params[k] -= step_size * m / (xp().sqrt(v) + eps_hat)
 
     def state_dict(self) -> dict:
         """The optimiser state as flat name -> array/number, for checkpoints."""
         state = {"t": self.t, "lr": self.lr, "beta1": self.beta1, "beta2": self.beta2,
-                 "eps": self.eps}
+                 "eps": self.eps, "weight_decay": self.weight_decay}
         state.update({f"m/{k}": a for k, a in self.m.items()})
         state.update({f"v/{k}": a for k, a in self.v.items()})
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Restore what :meth:`state_dict` returned (arrays are copied to the current backend)."""
+        """Restore what :meth:`state_dict` returned (arrays are copied to the current backend;
+        a state from before weight decay existed had none)."""
         for k in self.m:
             for slot in ("m", "v"):
                 a = state.get(f"{slot}/{k}")
@@ -89,3 +105,4 @@ class Adam:
         self.t = int(state["t"])
         self.lr, self.beta1, self.beta2, self.eps = (float(state[k]) for k in
                                                      ("lr", "beta1", "beta2", "eps"))
+        self.weight_decay = float(state.get("weight_decay", 0.0))

@@ -58,6 +58,7 @@ class TrainSettings:
     dataset: str = "mnist"              # a key of draw_np.data.dataset.DATASETS
     dynamic_binarization: bool = False  # fresh bits every epoch instead of the fixed set
     canvas_init: str = "zero"           # DRAW's c0 at the start: see CANVAS_INITS
+    weight_decay: float = 0.0           # decoupled, on the weight matrices (draw_np.optim.Adam)
 
     def __post_init__(self):
         for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
@@ -71,6 +72,10 @@ class TrainSettings:
                     or not 0 < value < math.inf):
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
             object.__setattr__(self, name, float(value))
+        value = self.weight_decay
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {value!r}")
+        object.__setattr__(self, "weight_decay", float(value))
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got "
                              f"{self.dataset!r}")

@@ -62,7 +62,7 @@ CANVAS_INIT_IMAGES = 10_000
 #: The settings a resumed run may change; any other change is refused. Changing the batch size,
 #: the seed, the data set or the binarisation mid-run would break the replay of the epoch that
 #: makes a resume exact.
-CHANGEABLE_ON_RESUME = ("epochs", "lr", "clip")
+CHANGEABLE_ON_RESUME = ("epochs", "lr", "clip", "weight_decay")
 
 
 class Progress(NamedTuple):
@@ -192,7 +192,7 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
                                 f"choose another --out directory")
         else:
             model = new_model(config, settings, data, print_fn)
-            opt = Adam(model.params, lr=settings.lr)
+            opt = Adam(model.params, lr=settings.lr, weight_decay=settings.weight_decay)
             state = Progress(0, 0, 0, _data_rng(settings).bit_generator.state, math.inf)
         halt = _Halt(max_steps, budget_s, cpu_budget_s, print_fn)
         loop = _Loop(model, opt, settings, data, run, halt, state, log_every, save_every_s,
@@ -421,7 +421,7 @@ def _restore(path: Path, config, settings: TrainSettings, print_fn=print):
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path} has no valid training state to resume from ({exc})") from None
     settings = _changed_on_resume(saved, settings, print_fn)
-    opt.lr = settings.lr
+    opt.lr, opt.weight_decay = settings.lr, settings.weight_decay
     return model, opt, settings, state
 
 
@@ -453,7 +453,7 @@ CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_siz
                 "read_n": "read-n", "write_n": "write-n", "write_window": "write-window",
                 "size": "size",
                 "attention": "attention"}
-SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "seed", "dataset",
+SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "weight_decay", "seed", "dataset",
                  "dynamic_binarization", "canvas_init")
 
 
@@ -464,8 +464,8 @@ def add_parser(subparsers) -> None:
                     "says otherwise; data is fetched and cached on first use). Writes "
                     "DIR/checkpoint.npz (latest), DIR/best.npz (best validation figure) and "
                     "DIR/log.jsonl. Presets: " + ", ".join(PRESETS) + ". Flags override preset "
-                    "fields; with --resume they override the checkpoint's (only --epochs, --lr "
-                    "and --clip may change).",
+                    "fields; with --resume they override the checkpoint's (only "
+                    + ", ".join(map(_flag, CHANGEABLE_ON_RESUME)) + " may change).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--preset", choices=tuple(PRESETS), default="quick")
     p.add_argument("--out", default=None, metavar="DIR", help="output directory (default runs/PRESET)")
@@ -484,6 +484,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate")
     p.add_argument("--clip", type=float, default=None, help="clip gradients at this global norm")
+    p.add_argument("--weight-decay", type=float, default=None, metavar="LAMBDA",
+                   help="decoupled weight decay on the weight matrices: each step shrinks them "
+                        "by lr * LAMBDA (default 0: none)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dynamic-binarization", action="store_true", default=None,
                    help="draw fresh bits every epoch instead of the fixed binarisation")

@@ -56,3 +56,56 @@ def test_bad_hyperparameters_are_refused():
         Adam({"w": np.ones(1)}, lr=0)
     with pytest.raises(ValueError, match="max_norm"):
         clip_by_global_norm({"w": np.ones(1)}, -1)
+
+
+def test_weight_decay_shrinks_the_weight_matrices_and_nothing_else():
+    """With zero gradients Adam's own step is 0, so only the decay acts: each step multiplies
+    every ``*.W`` by (1 − lr λ) and leaves biases and initial states alone."""
+    start = {"enc.W": np.full((2, 3), 2.0), "enc.b": np.ones(3), "h0": np.ones(2)}
+    params = {k: v.copy() for k, v in start.items()}
+    opt = Adam(params, lr=0.1, weight_decay=0.5)
+    for _ in range(3):
+        opt.step(params, {k: np.zeros_like(v) for k, v in params.items()})
+    np.testing.assert_allclose(params["enc.W"], 2.0 * (1 - 0.1 * 0.5) ** 3)
+    np.testing.assert_array_equal(params["enc.b"], start["enc.b"])
+    np.testing.assert_array_equal(params["h0"], start["h0"])
+
+
+def adamw_by_the_paper(theta, grads, lr, wd, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Loshchilov & Hutter's Algorithm 2 (AdamW, schedule multiplier 1), written out."""
+    m, v = np.zeros_like(theta), np.zeros_like(theta)
+    for t, g in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat, v_hat = m / (1 - beta1 ** t), v / (1 - beta2 ** t)
+        theta = theta - lr * (m_hat / (np.sqrt(v_hat) + eps) + wd * theta)
+    return theta
+
+
+def test_weight_decay_is_decoupled_adamw():
+    rng = np.random.default_rng(0)
+    theta = rng.normal(size=(3, 4))
+    grads = [rng.normal(size=(3, 4)) for _ in range(5)]
+    params = {"out.W": theta.copy(), "out.b": theta[0].copy()}
+    opt = Adam(params, lr=0.01, weight_decay=0.3)
+    for g in grads:
+        opt.step(params, {"out.W": g, "out.b": g[0]})
+    np.testing.assert_allclose(params["out.W"], adamw_by_the_paper(theta, grads, 0.01, 0.3),
+                               rtol=1e-12)
+    np.testing.assert_allclose(params["out.b"],
+                               adamw_by_the_paper(theta[0], [g[0] for g in grads], 0.01, 0.0),
+                               rtol=1e-12)
+
+
+def test_weight_decay_round_trips_and_old_states_have_none():
+    params = {"w.W": np.ones(3)}
+    a = Adam(params, lr=0.1, weight_decay=0.2)
+    a.step(params, {"w.W": np.ones(3)})
+    b = Adam({"w.W": np.ones(3)})
+    b.load_state_dict(a.state_dict())
+    assert b.weight_decay == 0.2
+    old = {k: v for k, v in a.state_dict().items() if k != "weight_decay"}
+    b.load_state_dict(old)
+    assert b.weight_decay == 0.0
+    with pytest.raises(ValueError, match="weight_decay"):
+        Adam(params, weight_decay=-0.1)

@@ -56,7 +56,8 @@ def test_training_writes_checkpoints_and_a_log(tmp_path):
 
 
 def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
-    settings = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5, dynamic_binarization=True)
+    settings = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5, dynamic_binarization=True,
+                             weight_decay=2.0)
     grey = DataSplits.of_arrays(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
     whole = train(CONFIG, settings, grey, tmp_path / "a", **quiet())
     part = train(CONFIG, settings, grey, tmp_path / "b", **quiet(max_steps=7))  # mid-epoch 2
@@ -68,6 +69,18 @@ def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in log if r["kind"] == "step"]
     assert steps == sorted(set(steps))  # no duplicated lines after the resume
+
+
+def test_weight_decay_keeps_the_weight_matrices_smaller_and_may_change_on_resume(tmp_path):
+    plain = train(CONFIG, SETTINGS, DATA, tmp_path / "plain", **quiet())
+    decayed = train(CONFIG, replace(SETTINGS, weight_decay=30.0), DATA, tmp_path / "wd",
+                    **quiet())
+    for name in ("enc.W", "dec.W", "read_attn.W"):
+        assert np.linalg.norm(decayed["params"][name]) < 0.8 * np.linalg.norm(plain["params"][name])
+    more = train(CONFIG, replace(SETTINGS, epochs=3, weight_decay=0.0), DATA, tmp_path / "wd",
+                 **quiet(resume=True))
+    assert more["epochs"] == 3
+    assert load_checkpoint(tmp_path / "wd" / "checkpoint.npz").optim_state["weight_decay"] == 0.0
 
 
 def interrupt_during_step(monkeypatch, step: int, signals: int = 1) -> None:
@@ -157,6 +170,7 @@ def test_cli_resume_with_a_different_config_is_one_line_and_status_2(tmp_path, f
 @pytest.mark.parametrize("argv, message", [
     (["train", "--lr", "-1"], "--lr must be a positive finite number"),
     (["train", "--T", "0"], "--T must be an integer >= 1"),
+    (["train", "--weight-decay", "nan"], "--weight-decay must be a finite number >= 0"),
     (["train", "--preset", "huge"], "invalid choice: 'huge'"),
     (["train", "--epochs", "many"], "invalid int value"),
     (["evaluate", "does/not/exist.npz"], "no checkpoint at does/not/exist.npz"),
