@@ -3,7 +3,8 @@
 The paper trains with Adam and gives no other settings; careful reproductions use learning
 rate 1e-3 to 3e-4, β = (0.9, 0.999), and clip the gradient's global norm at 10 (spec). Clipping
 matters for DRAW: backprop through 64 steps occasionally produces a large gradient, and one
-such step can throw the attention far off the image.
+such step can throw the attention far off the image. Weight decay is off unless a run asks
+for it (``train --weight-decay``).
 """
 from __future__ import annotations
 

@@ -59,6 +59,7 @@ class TrainSettings:
     dynamic_binarization: bool = False  # fresh bits every epoch instead of the fixed set
     canvas_init: str = "zero"           # DRAW's c0 at the start: see CANVAS_INITS
     weight_decay: float = 0.0           # decoupled, on the weight matrices (draw_np.optim.Adam)
+    init_from: str = ""                 # a checkpoint a new run takes its parameters from
 
     def __post_init__(self):
         for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
@@ -83,6 +84,8 @@ class TrainSettings:
             raise ValueError(f"dynamic_binarization must be True or False, got "
                              f"{self.dynamic_binarization!r}")
         object.__setattr__(self, "dynamic_binarization", bool(self.dynamic_binarization))
+        if not isinstance(self.init_from, str):
+            raise ValueError(f"init_from must be a path (a string), got {self.init_from!r}")
         if self.canvas_init not in CANVAS_INITS:
             raise ValueError(f"canvas_init must be one of {', '.join(CANVAS_INITS)}, got "
                              f"{self.canvas_init!r}")

@@ -235,13 +235,53 @@ def _check_canvas_init(config, settings: TrainSettings) -> None:
                          f"canvas (DRAW), not to {models.kind_for_config(config)}")
 
 
+#: The config fields in which an ``--init-from`` checkpoint may differ from the new run's model.
+INIT_FROM_MAY_DIFFER = ("H", "W")
+
+
+def inherited_parameters(path, config) -> tuple[dict, dict]:
+    """What ``--init-from PATH`` gives a new run of ``config``: ``(taken, left)``, the
+    checkpoint's parameters whose shapes this model shares (name -> array), and this model's
+    other parameters (name -> why they keep their fresh initialisation).
+
+    The checkpoint must hold the same kind of model with the same config but for the image
+    size: the same model, trained on other images. A DRAW with attention trained on 28 x 28
+    MNIST then gives a 60 x 60 one everything but its canvas bias c0, the only parameter whose
+    shape depends on the image size. Anything else raises :class:`TrainingError`.
+    """
+    ckpt = load_checkpoint(path)
+    kind = models.kind_for_config(config)
+    if ckpt.kind != kind:
+        raise TrainingError(f"--init-from {path} holds a {ckpt.kind} model, not a {kind}")
+    theirs, ours = ckpt.config.to_dict(), config.to_dict()
+    differ = [f"{k} ({theirs[k]} there, {ours[k]} here)" for k in ours
+              if k not in INIT_FROM_MAY_DIFFER and theirs.get(k) != ours[k]]
+    if differ:
+        raise TrainingError(f"--init-from {path} holds another model: it differs in "
+                            f"{', '.join(differ)}; only the image size may differ")
+    shapes = _model_class(config).param_shapes(config)
+    taken = {k: a for k, a in ckpt.params.items() if shapes[k] == a.shape}
+    left = {k: f"shape {ckpt.params[k].shape} there, {shape} here"
+            for k, shape in shapes.items() if k not in taken}
+    return taken, left
+
+
 def new_model(config, settings: TrainSettings, data: DataSplits, print_fn=print):
     """The model a new run starts from: initialised from ``settings.seed``; with
-    ``--canvas-init data-mean``, a DRAW's c0 is then set so that σ(c0) is the mean of
-    :data:`CANVAS_INIT_IMAGES` training images. They come from a stream of the seed of their
-    own, so the run sees the same batches in the same order as with ``--canvas-init zero``."""
+    ``--init-from PATH``, every parameter of that checkpoint's model (the same model trained
+    on images of another size) whose shape fits is then taken from it
+    (:func:`inherited_parameters`); with ``--canvas-init data-mean``, a DRAW's
+    c0 is then set so that σ(c0) is the mean of :data:`CANVAS_INIT_IMAGES` training images.
+    They come from a stream of the seed of their own, so the run sees the same batches in the
+    same order as with ``--canvas-init zero``."""
     _check_canvas_init(config, settings)
     model = _model_class(config)(config, seed=settings.seed)
+    if settings.init_from:
+        taken, left = inherited_parameters(settings.init_from, config)
+        for k, a in taken.items():
+            model.params[k][...] = backend.xp().asarray(a, dtype=model.params[k].dtype)
+        print_fn(f"{len(taken)} of {len(model.params)} parameters from {settings.init_from}"
+                 + "".join(f"; {k} starts fresh ({why})" for k, why in left.items()))
     if settings.canvas_init == "zero":
         return model
     n = min(CANVAS_INIT_IMAGES, data.train.size)
@@ -454,7 +494,7 @@ CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_siz
                 "size": "size",
                 "attention": "attention"}
 SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "weight_decay", "seed", "dataset",
-                 "dynamic_binarization", "canvas_init")
+                 "dynamic_binarization", "canvas_init", "init_from")
 
 
 def add_parser(subparsers) -> None:
@@ -494,6 +534,10 @@ def add_parser(subparsers) -> None:
                    help="DRAW: the initial canvas bias c0 of a new run: zero (a grey first "
                         "canvas) or data-mean (the logits of the mean training image; default "
                         "zero)")
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start a new run from the parameters of this checkpoint, the same "
+                        "model trained on images of this or another size (the canvas bias c0 "
+                        "starts fresh when the size differs)")
     p.add_argument("--backend", choices=backend.BACKENDS, default=None)
     p.add_argument("--data", default=None, metavar="PATH",
                    help="the data set's files, if not cached (MNIST: mnist.pkl.gz or a "
@@ -566,8 +610,11 @@ def run(args) -> int:
     out = Path(args.out or Path("runs") / args.preset)
     config, settings = _settings_from_args(args, out)
     _check_canvas_init(config, settings)
-    if args.resume:  # a refused change fails here, before a possibly long data load
+    # A refused change or a bad --init-from fails here, before a possibly long data load.
+    if args.resume:
         _restore(out / "checkpoint.npz", config, settings, print_fn=lambda s: None)
+    elif settings.init_from:
+        inherited_parameters(settings.init_from, config)
     data = load_dataset(settings.dataset, source=args.data, cache_dir=args.cache_dir,
                         dynamic=settings.dynamic_binarization, limit=args.limit)
     print(f"training {describe(config)} on {data.name} ({data.train.size} examples) for "

@@ -289,3 +289,48 @@ def test_canvas_init_is_refused_for_the_classifier_in_one_line(tmp_path, fake_mn
     err = capsys.readouterr().err.strip()
     assert status == 2 and err.count("\n") == 0
     assert "--canvas-init data-mean applies only to a model with a canvas (DRAW)" in err
+
+
+def test_init_from_takes_every_parameter_that_fits_and_leaves_the_rest_fresh(tmp_path):
+    """A DRAW trained on 10 x 9 images starts a 12 x 12 one: all but the canvas bias c0 (the
+    only parameter whose shape depends on the image size) come from the checkpoint."""
+    source = DRAW(CONFIG, seed=3)
+    save_checkpoint(tmp_path / "small.npz", source.params, source.config)
+    bigger = replace(CONFIG, H=12, W=12)
+    said = []
+    settings = replace(SETTINGS, init_from=str(tmp_path / "small.npz"))
+    model = new_model(bigger, settings, DATA, said.append)
+    fresh = new_model(bigger, SETTINGS, DATA, lambda s: None)
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, (fresh if name == "c0" else source).params[name],
+                                      err_msg=name)
+    assert len(said) == 1 and "c0 starts fresh (shape (10, 9) there, (12, 12) here)" in said[0]
+
+
+def test_init_from_a_run_trains_and_is_kept_in_its_settings(tmp_path):
+    first = train(CONFIG, SETTINGS, DATA, tmp_path / "a", **quiet())
+    settings = replace(SETTINGS, init_from=str(tmp_path / "a" / "best.npz"), epochs=1)
+    second = train(CONFIG, settings, DATA, tmp_path / "b", **quiet(max_steps=1))
+    assert second["steps"] == 1 and np.isfinite(first["best_valid"])
+    saved = load_checkpoint(tmp_path / "b" / "checkpoint.npz").meta["settings"]
+    assert saved["init_from"] == settings.init_from
+
+
+@pytest.mark.parametrize("source, message", [
+    ("missing", "no checkpoint at"),
+    ("classifier", "holds a classifier model, not a draw"),
+    ("unrelated", "it differs in T (2 there, 4 here), enc_size (3 there, 32 here)"),
+])
+def test_cli_init_from_a_bad_checkpoint_is_one_line_and_status_2(tmp_path, fake_mnist, capsys,
+                                                                 source, message):
+    from draw_np.classifier import AttentionClassifier, ClassifierConfig
+    classifier = AttentionClassifier(ClassifierConfig(H=12, W=12, T=2, size=4, read_n=2))
+    save_checkpoint(tmp_path / "classifier.npz", classifier.params, classifier.config)
+    other = DRAW(DRAWConfig(H=5, W=5, T=2, enc_size=3, dec_size=3, z_size=2, read_n=2,
+                            write_n=2))
+    save_checkpoint(tmp_path / "unrelated.npz", other.params, other.config)
+    path = tmp_path / f"{source}.npz"
+    assert cli.main(["train", "--preset", "tiny", "--out", str(tmp_path / "run"),
+                     "--init-from", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err, err
