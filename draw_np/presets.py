@@ -74,7 +74,8 @@ class TrainSettings:
                 raise ValueError(f"{name} must be a positive finite number, got {value!r}")
             object.__setattr__(self, name, float(value))
         value = self.weight_decay
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
+        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                or not 0 <= value < math.inf):
             raise ValueError(f"weight_decay must be a finite number >= 0, got {value!r}")
         object.__setattr__(self, "weight_decay", float(value))
         if self.dataset not in DATASETS:
