@@ -67,17 +67,13 @@ class TrainSettings:
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
                 raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
             object.__setattr__(self, name, int(value))  # NumPy integers become plain ints
-        for name in ("lr", "clip"):
+        for name, zero_allowed in (("lr", False), ("clip", False), ("weight_decay", True)):
             value = getattr(self, name)
             if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                    or not 0 < value < math.inf):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+                    or not (0 <= value if zero_allowed else 0 < value) or not value < math.inf):
+                what = "a finite number >= 0" if zero_allowed else "a positive finite number"
+                raise ValueError(f"{name} must be {what}, got {value!r}")
             object.__setattr__(self, name, float(value))
-        value = self.weight_decay
-        if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-                or not 0 <= value < math.inf):
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {value!r}")
-        object.__setattr__(self, "weight_decay", float(value))
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got "
                              f"{self.dataset!r}")
