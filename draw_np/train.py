@@ -235,8 +235,10 @@ def _check_canvas_init(config, settings: TrainSettings) -> None:
                          f"canvas (DRAW), not to {models.kind_for_config(config)}")
 
 
-#: The config fields in which an ``--init-from`` checkpoint may differ from the new run's model.
-INIT_FROM_MAY_DIFFER = ("H", "W")
+#: The config fields in which an ``--init-from`` checkpoint may differ from the new run's model:
+#: the image size, and the number of steps T, which no parameter's shape depends on (the same
+#: weights are applied at every step, so a model can go on with more or fewer of them).
+INIT_FROM_MAY_DIFFER = ("H", "W", "T")
 
 
 def inherited_parameters(path, config) -> tuple[dict, dict]:
@@ -245,9 +247,11 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
     other parameters (name -> why they keep their fresh initialisation).
 
     The checkpoint must hold the same kind of model with the same config but for the image
-    size: the same model, trained on other images. A DRAW with attention trained on 28 x 28
-    MNIST then gives a 60 x 60 one everything but its canvas bias c0, the only parameter whose
-    shape depends on the image size. Anything else raises :class:`TrainingError`.
+    size and the number of steps: the same model, trained on other images or run for another
+    T. A DRAW with attention trained on 28 x 28 MNIST then gives a 60 x 60 one everything but
+    its canvas bias c0, the only parameter whose shape depends on the image size; one trained
+    with T = 64 gives a T = 96 one every parameter. Anything else raises
+    :class:`TrainingError`.
     """
     ckpt = load_checkpoint(path)
     kind = models.kind_for_config(config)
@@ -258,7 +262,7 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
               if k not in INIT_FROM_MAY_DIFFER and theirs.get(k) != ours[k]]
     if differ:
         raise TrainingError(f"--init-from {path} holds another model: it differs in "
-                            f"{', '.join(differ)}; only the image size may differ")
+                            f"{', '.join(differ)}; only the image size and T may differ")
     shapes = _model_class(config).param_shapes(config)
     taken = {k: a for k, a in ckpt.params.items() if shapes[k] == a.shape}
     left = {k: f"shape {ckpt.params[k].shape} there, {shape} here"
