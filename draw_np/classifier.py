@@ -147,6 +147,7 @@ class AttentionClassifier:
     config_class = ClassifierConfig
     param_shapes = staticmethod(param_shapes)
     figure_name, figure_unit = "error", "%"
+    read_input = "lstm.W"                         # its first rows take r_t
 
     def __init__(self, config: ClassifierConfig = ClassifierConfig(), seed: int = 0,
                  dtype="float32"):

@@ -286,6 +286,7 @@ class DRAW:
     config_class = DRAWConfig
     param_shapes = staticmethod(param_shapes)
     figure_name, figure_unit = "bound", "nats"   # what evaluate() reports: L^x + L^z
+    read_input = "enc.W"                          # its first rows take r_t (eq. 4)
 
     def __init__(self, config: DRAWConfig = DRAWConfig(), seed: int = 0, dtype="float32"):
         if not isinstance(config, DRAWConfig):

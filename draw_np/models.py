@@ -9,6 +9,8 @@ look it up here by its kind, and rely only on this interface, which every model 
   ``model.rng`` (a :class:`draw_np.backend.Random`) and ``model.params`` (name -> array, the
   spec's names and shapes);
 * ``Model.param_shapes(config)``: every parameter's name and shape, for checking checkpoints;
+* ``Model.read_input``: the name of the weight whose first rows take the read vector r_t (so
+  that ``train --init-from`` can give a trained model a larger read, :mod:`draw_np.grow`);
 * ``model.loss_and_grads(*batch, return_terms=True)`` -> ``(loss, grads, terms)``, with
   ``batch`` what the model's data sets yield (``(x,)`` for DRAW);
 * ``model.training_metrics(terms)``: the batch means to log beside the loss (``{"Lx": .., "Lz": ..}``);

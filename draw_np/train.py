@@ -46,6 +46,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data.dataset import DATASETS, DataSplits, load_dataset, mean_image
 from .errors import CheckpointError, TrainingError
 from .evaluate import is_cross_entropy
+from .grow import grow_read
 from .model import canvas_bias_for_mean
 from .optim import Adam, clip_by_global_norm
 from .presets import CANVAS_INITS, PRESETS, TrainSettings, preset
@@ -236,9 +237,10 @@ def _check_canvas_init(config, settings: TrainSettings) -> None:
 
 
 #: The config fields in which an ``--init-from`` checkpoint may differ from the new run's model:
-#: the image size, and the number of steps T, which no parameter's shape depends on (the same
-#: weights are applied at every step, so a model can go on with more or fewer of them).
-INIT_FROM_MAY_DIFFER = ("H", "W", "T")
+#: the image size; the number of steps T, which no parameter's shape depends on (the same
+#: weights are applied at every step, so a model can go on with more or fewer of them); and the
+#: read glimpse's side, which may grow (:mod:`draw_np.grow`).
+INIT_FROM_MAY_DIFFER = ("H", "W", "T", "read_n")
 
 
 def inherited_parameters(path, config) -> tuple[dict, dict]:
@@ -247,10 +249,12 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
     other parameters (name -> why they keep their fresh initialisation).
 
     The checkpoint must hold the same kind of model with the same config but for the image
-    size and the number of steps: the same model, trained on other images or run for another
-    T. A DRAW with attention trained on 28 x 28 MNIST then gives a 60 x 60 one everything but
-    its canvas bias c0, the only parameter whose shape depends on the image size; one trained
-    with T = 64 gives a T = 96 one every parameter. Anything else raises
+    size, the number of steps and the read's side: the same model, trained on other images,
+    run for another T, or given a larger read glimpse. A DRAW with attention trained on 28 x 28
+    MNIST then gives a 60 x 60 one everything but its canvas bias c0, the only parameter whose
+    shape depends on the image size; one trained with T = 64 gives a T = 96 one every
+    parameter; one with a 2 x 2 read gives a 12 x 12 one every parameter, grown so that the
+    model computes what it computed (:func:`draw_np.grow.grow_read`). Anything else raises
     :class:`TrainingError`.
     """
     ckpt = load_checkpoint(path)
@@ -262,10 +266,19 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
               if k not in INIT_FROM_MAY_DIFFER and theirs.get(k) != ours[k]]
     if differ:
         raise TrainingError(f"--init-from {path} holds another model: it differs in "
-                            f"{', '.join(differ)}; only the image size and T may differ")
+                            f"{', '.join(differ)}; only the image size, T and the read's side "
+                            f"may differ")
+    params = ckpt.params
+    old_n, new_n = theirs["read_n"], ours["read_n"]
+    if old_n != new_n and getattr(config, "attention", True):
+        try:
+            params = grow_read(params, old_n, new_n, planes=ckpt.config.read_size // old_n ** 2,
+                               read_input=_model_class(config).read_input)
+        except ValueError as exc:
+            raise TrainingError(f"--init-from {path}: {exc}") from None
     shapes = _model_class(config).param_shapes(config)
-    taken = {k: a for k, a in ckpt.params.items() if shapes[k] == a.shape}
-    left = {k: f"shape {ckpt.params[k].shape} there, {shape} here"
+    taken = {k: a for k, a in params.items() if shapes[k] == a.shape}
+    left = {k: f"shape {params[k].shape} there, {shape} here"
             for k, shape in shapes.items() if k not in taken}
     return taken, left
 
@@ -541,7 +554,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="start a new run from the parameters of this checkpoint, the same "
                         "model trained on images of this or another size (the canvas bias c0 "
-                        "starts fresh when the size differs)")
+                        "starts fresh when the size differs), with this or another T, or with "
+                        "a smaller read glimpse (grown so that it computes what it computed)")
     p.add_argument("--backend", choices=backend.BACKENDS, default=None)
     p.add_argument("--data", default=None, metavar="PATH",
                    help="the data set's files, if not cached (MNIST: mnist.pkl.gz or a "

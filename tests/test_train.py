@@ -12,7 +12,7 @@ from draw_np.checkpoint import load_checkpoint, save_checkpoint
 from draw_np.errors import CheckpointError, TrainingError
 from draw_np.activations import sigmoid
 from draw_np.model import DRAW, MEAN_RATE_CLIP, DRAWConfig, canvas_bias_for_mean
-from draw_np.presets import TrainSettings
+from draw_np.presets import TrainSettings, preset
 from draw_np.data.dataset import DataSplits, RegeneratedTrainingSet, mean_image
 from draw_np.train import new_model, train
 
@@ -322,6 +322,24 @@ def test_init_from_a_model_with_another_number_of_steps_takes_every_parameter(tm
                     f"{tmp_path / 'source.npz'}"]
 
 
+def test_init_from_a_model_with_a_smaller_read_grows_it_and_draws_the_same(tmp_path):
+    """A 2 x 2 read becomes a 4 x 4 one (draw_np.grow): every parameter is taken, and the new
+    run's model starts with exactly the loss that the checkpoint's model has."""
+    source = DRAW(CONFIG, seed=3)
+    save_checkpoint(tmp_path / "source.npz", source.params, source.config)
+    wider = replace(CONFIG, read_n=4)
+    said = []
+    model = new_model(wider, replace(SETTINGS, init_from=str(tmp_path / "source.npz")), DATA,
+                      said.append)
+    assert model.params["enc.W"].shape[0] == source.params["enc.W"].shape[0] + 2 * (16 - 4)
+    assert said == [f"{len(source.params)} of {len(source.params)} parameters from "
+                    f"{tmp_path / 'source.npz'}"]
+    x = DATA.valid[0][:8].astype(np.float32)
+    eps = np.random.default_rng(0).standard_normal((CONFIG.T, 8, CONFIG.z_size))
+    assert model.loss_and_grads(x, eps)[0] == pytest.approx(source.loss_and_grads(x, eps)[0],
+                                                            rel=1e-5)
+
+
 def test_init_from_a_run_trains_and_is_kept_in_its_settings(tmp_path):
     first = train(CONFIG, SETTINGS, DATA, tmp_path / "a", **quiet())
     settings = replace(SETTINGS, init_from=str(tmp_path / "a" / "best.npz"), epochs=1)
@@ -335,6 +353,7 @@ def test_init_from_a_run_trains_and_is_kept_in_its_settings(tmp_path):
     ("missing", "no checkpoint at"),
     ("classifier", "holds a classifier model, not a draw"),
     ("unrelated", "it differs in enc_size (3 there, 32 here)"),
+    ("wider-read", "the read glimpse can grow but not shrink: 4 x 4 there, 2 x 2 here"),
 ])
 def test_cli_init_from_a_bad_checkpoint_is_one_line_and_status_2(tmp_path, fake_mnist, capsys,
                                                                  source, message):
@@ -344,6 +363,8 @@ def test_cli_init_from_a_bad_checkpoint_is_one_line_and_status_2(tmp_path, fake_
     other = DRAW(DRAWConfig(H=5, W=5, T=2, enc_size=3, dec_size=3, z_size=2, read_n=2,
                             write_n=2))
     save_checkpoint(tmp_path / "unrelated.npz", other.params, other.config)
+    wider = DRAW(replace(preset("tiny")[0], read_n=4))
+    save_checkpoint(tmp_path / "wider-read.npz", wider.params, wider.config)
     path = tmp_path / f"{source}.npz"
     assert cli.main(["train", "--preset", "tiny", "--out", str(tmp_path / "run"),
                      "--init-from", str(path)]) == 2
