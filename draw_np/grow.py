@@ -42,7 +42,7 @@ def check_growable(old_n: int, new_n: int) -> None:
 
 
 def grow_read(params: dict, old_n: int, new_n: int, planes: int, read_input: str) -> dict:
-    """The parameters of the same model with an ``new_n`` x ``new_n`` read instead of
+    """The parameters of the same model with a ``new_n`` x ``new_n`` read instead of
     ``old_n`` x ``old_n``, which compute exactly what ``params`` computed (see the module).
 
     Args:

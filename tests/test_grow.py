@@ -20,7 +20,7 @@ def trained_looking(model, seed):
 
 
 def grown(model, new_n):
-    """``model`` with an ``new_n`` x ``new_n`` read, grown from its parameters."""
+    """``model`` with a ``new_n`` x ``new_n`` read, grown from its parameters."""
     config = replace(model.config, read_n=new_n)
     bigger = type(model)(config, dtype="float64")
     planes = model.config.read_size // model.config.read_n ** 2
