@@ -41,25 +41,29 @@ def check_growable(old_n: int, new_n: int) -> None:
                          f"{new_n} x {new_n}")
 
 
-def grow_read(params: dict, old_n: int, new_n: int, planes: int, read_input: str) -> dict:
-    """The parameters of the same model with a ``new_n`` x ``new_n`` read instead of
-    ``old_n`` x ``old_n``, which compute exactly what ``params`` computed (see the module).
+def grow_read(params: dict, config, new_n: int, read_input: str) -> dict:
+    """The parameters of the same model with a ``new_n`` x ``new_n`` read instead of its own,
+    which compute exactly what ``params`` computed (see the module).
 
     Args:
         params: name -> NumPy array (a checkpoint's), the trained model's; not modified.
-        old_n, new_n: the read grid's side before and after (same parity, ``new_n >= old_n``).
-        planes: P, the planes read at each step (2C in DRAW: the image and the error image;
-            C in the classifier), laid out in r_t one N x N patch after another (eq. 27).
-        read_input: the weight whose first ``P old_n²`` rows take r_t (``"enc.W"`` in DRAW).
+        config: the trained model's config (its ``read_n`` and ``read_size``: the planes read
+            at each step, 2C in DRAW and C in the classifier, lie in r_t one N x N patch after
+            another, eq. 27).
+        new_n: the read grid's side after (the same parity as ``config.read_n``, not smaller).
+        read_input: the weight whose first ``config.read_size`` rows take r_t (``"enc.W"``
+            in DRAW).
     Returns:
         a new dict; only ``read_input`` and ``read_attn.b`` differ from ``params``.
     """
+    old_n = config.read_n
     check_growable(old_n, new_n)
     grown = dict(params)
     if new_n == old_n:
         return grown
     W = params[read_input]
-    read_rows = planes * old_n * old_n
+    read_rows = config.read_size
+    planes = read_rows // old_n ** 2
     rows = np.zeros((planes, new_n, new_n, W.shape[1]), dtype=W.dtype)
     edge = (new_n - old_n) // 2
     rows[:, edge:edge + old_n, edge:edge + old_n] = W[:read_rows].reshape(planes, old_n, old_n, -1)

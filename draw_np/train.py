@@ -268,15 +268,13 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
         raise TrainingError(f"--init-from {path} holds another model: it differs in "
                             f"{', '.join(differ)}; only the image size, T and the read's side "
                             f"may differ")
-    params = ckpt.params
-    old_n, new_n = theirs["read_n"], ours["read_n"]
-    if old_n != new_n and getattr(config, "attention", True):
+    model_class, params = _model_class(config), ckpt.params
+    if theirs["read_n"] != ours["read_n"] and getattr(config, "attention", True):
         try:
-            params = grow_read(params, old_n, new_n, planes=ckpt.config.read_size // old_n ** 2,
-                               read_input=_model_class(config).read_input)
+            params = grow_read(params, ckpt.config, config.read_n, model_class.read_input)
         except ValueError as exc:
             raise TrainingError(f"--init-from {path}: {exc}") from None
-    shapes = _model_class(config).param_shapes(config)
+    shapes = model_class.param_shapes(config)
     taken = {k: a for k, a in params.items() if shapes[k] == a.shape}
     left = {k: f"shape {params[k].shape} there, {shape} here"
             for k, shape in shapes.items() if k not in taken}

@@ -23,8 +23,7 @@ def grown(model, new_n):
     """``model`` with a ``new_n`` x ``new_n`` read, grown from its parameters."""
     config = replace(model.config, read_n=new_n)
     bigger = type(model)(config, dtype="float64")
-    planes = model.config.read_size // model.config.read_n ** 2
-    params = grow_read(model.params, model.config.read_n, new_n, planes, model.read_input)
+    params = grow_read(model.params, model.config, new_n, model.read_input)
     for name, a in params.items():
         bigger.params[name][...] = a
     return bigger
@@ -90,12 +89,12 @@ def test_growing_keeps_the_stride_and_leaves_the_checkpoint_alone():
     small = trained_looking(DRAW(DRAWConfig(H=12, W=12, T=2, enc_size=4, dec_size=4,
                                             z_size=2, read_n=2, write_n=2), dtype="float64"), 0)
     before = {k: a.copy() for k, a in small.params.items()}
-    params = grow_read(small.params, 2, 12, 2, "enc.W")
+    params = grow_read(small.params, small.config, 12, "enc.W")
     assert params["read_attn.b"][3] - before["read_attn.b"][3] == pytest.approx(np.log(11))
     assert params["enc.W"].shape == (2 * 144 + 8, 16)
     for name, a in small.params.items():
         np.testing.assert_array_equal(a, before[name], err_msg=name)
-    assert grow_read(small.params, 2, 2, 2, "enc.W").keys() == small.params.keys()
+    assert grow_read(small.params, small.config, 2, "enc.W").keys() == small.params.keys()
 
 
 @pytest.mark.parametrize("old_n, new_n, message", [

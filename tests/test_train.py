@@ -307,33 +307,33 @@ def test_init_from_takes_every_parameter_that_fits_and_leaves_the_rest_fresh(tmp
     assert len(said) == 1 and "c0 starts fresh (shape (10, 9) there, (12, 12) here)" in said[0]
 
 
-def test_init_from_a_model_with_another_number_of_steps_takes_every_parameter(tmp_path):
-    """T enters no parameter's shape: a run with more steps starts from all of the weights."""
+def started_from_a_checkpoint_of_config(tmp_path, config):
+    """A DRAW of ``CONFIG`` saved as a checkpoint, a new run's model of ``config`` started
+    from it with ``--init-from``, and what ``new_model`` said, asserted to be that every
+    parameter came from the checkpoint."""
     source = DRAW(CONFIG, seed=3)
     save_checkpoint(tmp_path / "source.npz", source.params, source.config)
-    longer = replace(CONFIG, T=CONFIG.T + 2)
     said = []
-    model = new_model(longer, replace(SETTINGS, init_from=str(tmp_path / "source.npz")), DATA,
+    model = new_model(config, replace(SETTINGS, init_from=str(tmp_path / "source.npz")), DATA,
                       said.append)
+    assert said == [f"{len(source.params)} of {len(source.params)} parameters from "
+                    f"{tmp_path / 'source.npz'}"]
+    return source, model
+
+
+def test_init_from_a_model_with_another_number_of_steps_takes_every_parameter(tmp_path):
+    """T enters no parameter's shape: a run with more steps starts from all of the weights."""
+    source, model = started_from_a_checkpoint_of_config(tmp_path, replace(CONFIG, T=CONFIG.T + 2))
     assert model.config.T == CONFIG.T + 2
     for name, value in model.params.items():
         np.testing.assert_array_equal(value, source.params[name], err_msg=name)
-    assert said == [f"{len(source.params)} of {len(source.params)} parameters from "
-                    f"{tmp_path / 'source.npz'}"]
 
 
 def test_init_from_a_model_with_a_smaller_read_grows_it_and_draws_the_same(tmp_path):
     """A 2 x 2 read becomes a 4 x 4 one (draw_np.grow): every parameter is taken, and the new
     run's model starts with exactly the loss that the checkpoint's model has."""
-    source = DRAW(CONFIG, seed=3)
-    save_checkpoint(tmp_path / "source.npz", source.params, source.config)
-    wider = replace(CONFIG, read_n=4)
-    said = []
-    model = new_model(wider, replace(SETTINGS, init_from=str(tmp_path / "source.npz")), DATA,
-                      said.append)
+    source, model = started_from_a_checkpoint_of_config(tmp_path, replace(CONFIG, read_n=4))
     assert model.params["enc.W"].shape[0] == source.params["enc.W"].shape[0] + 2 * (16 - 4)
-    assert said == [f"{len(source.params)} of {len(source.params)} parameters from "
-                    f"{tmp_path / 'source.npz'}"]
     x = DATA.valid[0][:8].astype(np.float32)
     eps = np.random.default_rng(0).standard_normal((CONFIG.T, 8, CONFIG.z_size))
     assert model.loss_and_grads(x, eps)[0] == pytest.approx(source.loss_and_grads(x, eps)[0],
