@@ -46,7 +46,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data.dataset import DATASETS, DataSplits, load_dataset, mean_image
 from .errors import CheckpointError, TrainingError
 from .evaluate import is_cross_entropy
-from .grow import grow_read
+from .grow import grow_read, grow_write
 from .model import canvas_bias_for_mean
 from .optim import Adam, clip_by_global_norm
 from .presets import CANVAS_INITS, PRESETS, TrainSettings, preset
@@ -239,8 +239,8 @@ def _check_canvas_init(config, settings: TrainSettings) -> None:
 #: The config fields in which an ``--init-from`` checkpoint may differ from the new run's model:
 #: the image size; the number of steps T, which no parameter's shape depends on (the same
 #: weights are applied at every step, so a model can go on with more or fewer of them); and the
-#: read glimpse's side, which may grow (:mod:`draw_np.grow`).
-INIT_FROM_MAY_DIFFER = ("H", "W", "T", "read_n")
+#: read and write glimpses' sides, which may grow (:mod:`draw_np.grow`).
+INIT_FROM_MAY_DIFFER = ("H", "W", "T", "read_n", "write_n")
 
 
 def inherited_parameters(path, config) -> tuple[dict, dict]:
@@ -249,12 +249,13 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
     other parameters (name -> why they keep their fresh initialisation).
 
     The checkpoint must hold the same kind of model with the same config but for the image
-    size, the number of steps and the read's side: the same model, trained on other images,
-    run for another T, or given a larger read glimpse. A DRAW with attention trained on 28 x 28
+    size, the number of steps and the glimpses' sides: the same model, trained on other images,
+    run for another T, or given a larger read or write glimpse. A DRAW with attention trained on 28 x 28
     MNIST then gives a 60 x 60 one everything but its canvas bias c0, the only parameter whose
     shape depends on the image size; one trained with T = 64 gives a T = 96 one every
-    parameter; one with a 2 x 2 read gives a 12 x 12 one every parameter, grown so that the
-    model computes what it computed (:func:`draw_np.grow.grow_read`). Anything else raises
+    parameter; one with a 2 x 2 read or a 5 x 5 write gives a 12 x 12 read or a 9 x 9 write
+    every parameter, grown so that the model computes what it computed
+    (:func:`draw_np.grow.grow_read`, :func:`draw_np.grow.grow_write`). Anything else raises
     :class:`TrainingError`.
     """
     ckpt = load_checkpoint(path)
@@ -266,12 +267,14 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
               if k not in INIT_FROM_MAY_DIFFER and theirs.get(k) != ours[k]]
     if differ:
         raise TrainingError(f"--init-from {path} holds another model: it differs in "
-                            f"{', '.join(differ)}; only the image size, T and the read's side "
-                            f"may differ")
+                            f"{', '.join(differ)}; only the image size, T and the glimpses' "
+                            f"sides may differ")
     model_class, params = _model_class(config), ckpt.params
-    if theirs["read_n"] != ours["read_n"] and getattr(config, "attention", True):
+    if getattr(config, "attention", True):
         try:
             params = grow_read(params, ckpt.config, config.read_n, model_class.read_input)
+            if "write_n" in ours:
+                params = grow_write(params, ckpt.config, config.write_n)
         except ValueError as exc:
             raise TrainingError(f"--init-from {path}: {exc}") from None
     shapes = model_class.param_shapes(config)
@@ -553,7 +556,8 @@ def add_parser(subparsers) -> None:
                    help="start a new run from the parameters of this checkpoint, the same "
                         "model trained on images of this or another size (the canvas bias c0 "
                         "starts fresh when the size differs), with this or another T, or with "
-                        "a smaller read glimpse (grown so that it computes what it computed)")
+                        "a smaller read or write glimpse (grown so that it computes what it "
+                        "computed)")
     p.add_argument("--backend", choices=backend.BACKENDS, default=None)
     p.add_argument("--data", default=None, metavar="PATH",
                    help="the data set's files, if not cached (MNIST: mnist.pkl.gz or a "

@@ -1,12 +1,12 @@
-"""Growing a trained model's read glimpse: the larger read computes exactly what the smaller one
-did (the same loss, the same gradients), and the new glimpse points can learn."""
+"""Growing a trained model's read or write glimpse: the larger glimpse computes exactly what the
+smaller one did (the same loss, the same gradients), and the new glimpse points can learn."""
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from draw_np.classifier import AttentionClassifier, ClassifierConfig
-from draw_np.grow import check_growable, grow_read
+from draw_np.grow import check_growable, grow_read, grow_write
 from draw_np.model import DRAW, DRAWConfig
 
 
@@ -19,11 +19,16 @@ def trained_looking(model, seed):
     return model
 
 
-def grown(model, new_n):
-    """``model`` with a ``new_n`` x ``new_n`` read, grown from its parameters."""
-    config = replace(model.config, read_n=new_n)
-    bigger = type(model)(config, dtype="float64")
-    params = grow_read(model.params, model.config, new_n, model.read_input)
+def grown(model, read_n=None, write_n=None):
+    """``model`` with a ``read_n`` x ``read_n`` read and a ``write_n`` x ``write_n`` write
+    (each its own when None), grown from its parameters."""
+    c = model.config
+    read_n = read_n or c.read_n
+    params = grow_read(model.params, c, read_n, model.read_input)
+    changes = dict(read_n=read_n)
+    if write_n:
+        params, changes["write_n"] = grow_write(params, c, write_n), write_n
+    bigger = type(model)(replace(c, **changes), dtype="float64")
     for name, a in params.items():
         bigger.params[name][...] = a
     return bigger
@@ -65,7 +70,7 @@ def test_a_grown_draw_has_the_loss_and_gradients_of_the_one_it_grew_from(H, W, o
     config = DRAWConfig(H=H, W=W, T=4, enc_size=7, dec_size=6, z_size=3, read_n=old_n,
                         write_n=3, channels=channels)
     small = trained_looking(DRAW(config, seed=1, dtype="float64"), seed=2)
-    big = grown(small, new_n)
+    big = grown(small, read_n=new_n)
     rng = np.random.default_rng(3)
     shape = (5, H, W) if channels == 1 else (5, channels, H, W)
     x = (rng.random(shape) < 0.4).astype(np.float64)
@@ -78,7 +83,7 @@ def test_a_grown_draw_has_the_loss_and_gradients_of_the_one_it_grew_from(H, W, o
 def test_a_grown_classifier_has_the_loss_and_gradients_of_the_one_it_grew_from():
     config = ClassifierConfig(H=15, W=14, T=3, size=6, read_n=2, classes=4)
     small = trained_looking(AttentionClassifier(config, seed=1, dtype="float64"), seed=2)
-    big = grown(small, 8)
+    big = grown(small, read_n=8)
     rng = np.random.default_rng(3)
     x, labels = rng.random((6, 15, 14)), rng.integers(0, 4, 6)
     assert_same_function(small, big, lambda m: m.loss_and_grads(x, labels))
@@ -97,11 +102,60 @@ def test_growing_keeps_the_stride_and_leaves_the_checkpoint_alone():
     assert grow_read(small.params, small.config, 2, "enc.W").keys() == small.params.keys()
 
 
-@pytest.mark.parametrize("old_n, new_n, message", [
-    (4, 2, "can grow but not shrink: 4 x 4 there, 2 x 2 here"),
-    (2, 5, "grows only by an even number of points"),
-    (1, 3, "a 1 x 1 read has no stride"),
+@pytest.mark.parametrize("old_n, new_n, glimpse, message", [
+    (4, 2, "read", "the read glimpse can grow but not shrink: 4 x 4 there, 2 x 2 here"),
+    (2, 5, "read", "grows only by an even number of points"),
+    (1, 3, "read", "a 1 x 1 read has no stride"),
+    (5, 3, "write", "the write glimpse can grow but not shrink"),
+    (3, 4, "write", "a 3 x 3 write grows only by an even number of points"),
 ])
-def test_a_growth_that_cannot_be_exact_is_refused(old_n, new_n, message):
+def test_a_growth_that_cannot_be_exact_is_refused(old_n, new_n, glimpse, message):
     with pytest.raises(ValueError, match=message):
-        check_growable(old_n, new_n)
+        check_growable(old_n, new_n, glimpse)
+
+
+@pytest.mark.parametrize("H, W, old_n, new_n, channels", [
+    (10, 9, 3, 5, 1),     # non-square, odd (the campaign's kind: 5 x 5 to 9 x 9)
+    (12, 12, 2, 6, 1),    # even, by more than one ring
+    (11, 13, 3, 7, 3),    # colour: C patches, each grown on its own
+])
+def test_a_draw_with_a_grown_write_has_the_loss_and_gradients_it_grew_from(H, W, old_n, new_n,
+                                                                           channels):
+    config = DRAWConfig(H=H, W=W, T=4, enc_size=7, dec_size=6, z_size=3, read_n=2,
+                        write_n=old_n, channels=channels)
+    small = trained_looking(DRAW(config, seed=1, dtype="float64"), seed=2)
+    big = grown(small, write_n=new_n)
+    rng = np.random.default_rng(3)
+    x = (rng.random((5, H, W) if channels == 1 else (5, channels, H, W)) < 0.4).astype(float)
+    eps = rng.standard_normal((config.T, 5, config.z_size))
+    loss, grads = small.loss_and_grads(x, eps)
+    big_loss, big_grads = big.loss_and_grads(x, eps)
+    assert big_loss == pytest.approx(loss, rel=1e-12)
+    for name, g in grads.items():
+        if name not in ("write.W", "write.b"):
+            np.testing.assert_allclose(big_grads[name], g, rtol=1e-9, atol=1e-12, err_msg=name)
+    edge = (new_n - old_n) // 2
+    block = slice(edge, edge + old_n)
+    for name in ("write.W", "write.b"):   # columns (or entries) laid out as (C, N, N)
+        patch = big_grads[name].reshape(-1, channels, new_n, new_n)
+        np.testing.assert_allclose(patch[:, :, block, block].reshape(grads[name].shape),
+                                   grads[name], rtol=1e-9, atol=1e-12, err_msg=name)
+        new_points = patch.copy()
+        new_points[:, :, block, block] = 0
+        assert np.abs(new_points).max() > 1e-6, name   # the new points can learn
+    np.testing.assert_allclose(big.reconstruct(x, eps).canvases,
+                               small.reconstruct(x, eps).canvases, rtol=1e-10, atol=1e-13)
+
+
+def test_growing_the_write_keeps_its_stride_and_zeroes_only_the_new_points():
+    small = trained_looking(DRAW(DRAWConfig(H=12, W=12, T=2, enc_size=4, dec_size=4,
+                                            z_size=2, read_n=2, write_n=5), dtype="float64"), 0)
+    before = {k: a.copy() for k, a in small.params.items()}
+    params = grow_write(small.params, small.config, 9)
+    assert params["write_attn.b"][3] - before["write_attn.b"][3] == pytest.approx(np.log(2))
+    assert params["write.W"].shape == (4, 81) and params["write.b"].shape == (81,)
+    patch = params["write.W"].reshape(4, 9, 9)
+    np.testing.assert_array_equal(patch[:, 2:7, 2:7], before["write.W"].reshape(4, 5, 5))
+    assert np.count_nonzero(patch) == 4 * 25
+    for name, a in small.params.items():
+        np.testing.assert_array_equal(a, before[name], err_msg=name)

@@ -329,11 +329,18 @@ def test_init_from_a_model_with_another_number_of_steps_takes_every_parameter(tm
         np.testing.assert_array_equal(value, source.params[name], err_msg=name)
 
 
-def test_init_from_a_model_with_a_smaller_read_grows_it_and_draws_the_same(tmp_path):
-    """A 2 x 2 read becomes a 4 x 4 one (draw_np.grow): every parameter is taken, and the new
-    run's model starts with exactly the loss that the checkpoint's model has."""
-    source, model = started_from_a_checkpoint_of_config(tmp_path, replace(CONFIG, read_n=4))
-    assert model.params["enc.W"].shape[0] == source.params["enc.W"].shape[0] + 2 * (16 - 4)
+@pytest.mark.parametrize("larger, grown_weight, axis, added", [
+    (dict(read_n=4), "enc.W", 0, 2 * (16 - 4)),    # 2 x 2 read to 4 x 4: two planes (x, x̂)
+    (dict(write_n=5), "write.W", 1, 25 - 9),       # 3 x 3 write to 5 x 5
+    (dict(read_n=4, write_n=5), "write.W", 1, 25 - 9),
+])
+def test_init_from_a_model_with_smaller_glimpses_grows_them_and_draws_the_same(
+        tmp_path, larger, grown_weight, axis, added):
+    """A smaller read or write becomes a larger one (draw_np.grow): every parameter is taken,
+    and the new run's model starts with exactly the loss that the checkpoint's model has."""
+    source, model = started_from_a_checkpoint_of_config(tmp_path, replace(CONFIG, **larger))
+    assert (model.params[grown_weight].shape[axis]
+            == source.params[grown_weight].shape[axis] + added)
     x = DATA.valid[0][:8].astype(np.float32)
     eps = np.random.default_rng(0).standard_normal((CONFIG.T, 8, CONFIG.z_size))
     assert model.loss_and_grads(x, eps)[0] == pytest.approx(source.loss_and_grads(x, eps)[0],
@@ -354,6 +361,7 @@ def test_init_from_a_run_trains_and_is_kept_in_its_settings(tmp_path):
     ("classifier", "holds a classifier model, not a draw"),
     ("unrelated", "it differs in enc_size (3 there, 32 here)"),
     ("wider-read", "the read glimpse can grow but not shrink: 4 x 4 there, 2 x 2 here"),
+    ("write-by-one", "a 2 x 2 write grows only by an even number of points"),
 ])
 def test_cli_init_from_a_bad_checkpoint_is_one_line_and_status_2(tmp_path, fake_mnist, capsys,
                                                                  source, message):
@@ -365,6 +373,8 @@ def test_cli_init_from_a_bad_checkpoint_is_one_line_and_status_2(tmp_path, fake_
     save_checkpoint(tmp_path / "unrelated.npz", other.params, other.config)
     wider = DRAW(replace(preset("tiny")[0], read_n=4))
     save_checkpoint(tmp_path / "wider-read.npz", wider.params, wider.config)
+    write_by_one = DRAW(replace(preset("tiny")[0], write_n=2))
+    save_checkpoint(tmp_path / "write-by-one.npz", write_by_one.params, write_by_one.config)
     path = tmp_path / f"{source}.npz"
     assert cli.main(["train", "--preset", "tiny", "--out", str(tmp_path / "run"),
                      "--init-from", str(path)]) == 2
