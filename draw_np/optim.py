@@ -33,6 +33,20 @@ def clip_by_global_norm(grads: dict, max_norm: float):
     return {k: g * scale for k, g in grads.items()}, norm
 
 
+def warmed_up_rate(lr: float, step: int, warmup_steps: int) -> float:
+    """The learning rate of optimiser step ``step`` (1, 2, ...) under a linear warm-up:
+    ``lr · step / warmup_steps`` for the first ``warmup_steps`` steps, then ``lr``.
+
+    Why: a fresh Adam moves every parameter by about the full rate from its first step, since
+    its second-moment estimate knows nothing yet (Liu et al., 2020, "On the variance of the
+    adaptive learning rate"). A run started from a trained model (``train --init-from``) pays
+    for that at once, most of all in weights that start at zero, such as the new points of a
+    grown glimpse (:mod:`draw_np.grow`)."""
+    if warmup_steps and step < warmup_steps:
+        return lr * step / warmup_steps
+    return lr
+
+
 def is_weight_matrix(name: str) -> bool:
     """Whether weight decay applies to a parameter: the weight matrices (the spec's ``*.W``),
     not the biases, the initial states ``h0`` or the canvas bias ``c0``."""

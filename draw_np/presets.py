@@ -60,9 +60,10 @@ class TrainSettings:
     canvas_init: str = "zero"           # DRAW's c0 at the start: see CANVAS_INITS
     weight_decay: float = 0.0           # decoupled, on the weight matrices (draw_np.optim.Adam)
     init_from: str = ""                 # a checkpoint a new run takes its parameters from
+    warmup_steps: int = 0               # the rate rises linearly over the run's first steps
 
     def __post_init__(self):
-        for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("warmup_steps", 0)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < least:
                 raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")

@@ -48,7 +48,7 @@ from .errors import CheckpointError, TrainingError
 from .evaluate import is_cross_entropy
 from .grow import grow_read, grow_write
 from .model import canvas_bias_for_mean
-from .optim import Adam, clip_by_global_norm
+from .optim import Adam, clip_by_global_norm, warmed_up_rate
 from .presets import CANVAS_INITS, PRESETS, TrainSettings, preset
 from .rundir import RunDir
 
@@ -377,6 +377,7 @@ class _Loop:
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 self.diverged(f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} "
                               f"at epoch {s.epoch + 1}, step {s.step + 1}")
+            self.opt.lr = warmed_up_rate(self.settings.lr, s.step + 1, self.settings.warmup_steps)
             self.opt.step(model.params, grads)
             s = self.state = s._replace(step=s.step + 1, step_in_epoch=b + 1,
                                         epoch_loss=s.epoch_loss + loss)
@@ -512,7 +513,7 @@ CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_siz
                 "size": "size",
                 "attention": "attention"}
 SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "weight_decay", "seed", "dataset",
-                 "dynamic_binarization", "canvas_init", "init_from")
+                 "dynamic_binarization", "canvas_init", "init_from", "warmup_steps")
 
 
 def add_parser(subparsers) -> None:
@@ -545,6 +546,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--weight-decay", type=float, default=None, metavar="LAMBDA",
                    help="decoupled weight decay on the weight matrices: each step shrinks them "
                         "by lr * LAMBDA (default 0: none)")
+    p.add_argument("--warmup-steps", type=int, default=None, metavar="STEPS",
+                   help="raise the learning rate linearly from lr/STEPS to lr over the run's "
+                        "first STEPS steps (default 0: none); for a fresh Adam on a trained "
+                        "model, as after --init-from")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dynamic-binarization", action="store_true", default=None,
                    help="draw fresh bits every epoch instead of the fixed binarisation")

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from draw_np.optim import Adam, clip_by_global_norm, global_norm
+from draw_np.optim import Adam, clip_by_global_norm, global_norm, warmed_up_rate
 
 
 def test_first_adam_step_moves_each_parameter_by_lr():
@@ -12,6 +12,12 @@ def test_first_adam_step_moves_each_parameter_by_lr():
     params = {"w": np.array([1.0, -2.0, 3.0])}
     Adam(params, lr=0.1).step(params, {"w": np.array([0.5, -4.0, 1e-3])})
     np.testing.assert_allclose(params["w"], [0.9, -1.9, 2.9], rtol=1e-4)
+
+
+def test_a_warm_up_raises_the_rate_linearly_then_keeps_it():
+    assert [warmed_up_rate(1e-3, t, 4) for t in (1, 2, 4, 5, 100)] == pytest.approx(
+        [2.5e-4, 5e-4, 1e-3, 1e-3, 1e-3])
+    assert warmed_up_rate(1e-3, 1, 0) == 1e-3
 
 
 def test_adam_minimises_a_badly_scaled_quadratic():

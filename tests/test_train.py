@@ -57,7 +57,7 @@ def test_training_writes_checkpoints_and_a_log(tmp_path):
 
 def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     settings = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5, dynamic_binarization=True,
-                             weight_decay=2.0)
+                             weight_decay=2.0, warmup_steps=9)  # stopped, and resumed, in it
     grey = DataSplits.of_arrays(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
     whole = train(CONFIG, settings, grey, tmp_path / "a", **quiet())
     part = train(CONFIG, settings, grey, tmp_path / "b", **quiet(max_steps=7))  # mid-epoch 2
@@ -69,6 +69,25 @@ def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in log if r["kind"] == "step"]
     assert steps == sorted(set(steps))  # no duplicated lines after the resume
+
+
+def test_a_warm_up_makes_the_first_step_that_fraction_of_the_rate(tmp_path):
+    """Adam's first step moves each parameter by about lr (its gradient's sign); under a
+    warm-up of W steps it is lr / W, and the rate is back to lr once the warm-up is over."""
+    start = new_model(CONFIG, SETTINGS, DATA, lambda s: None).params
+    moved = {}
+    for warmup in (0, 4):
+        out = tmp_path / f"warmup-{warmup}"
+        run = train(CONFIG, replace(SETTINGS, warmup_steps=warmup), DATA, out,
+                    **quiet(max_steps=1))
+        moved[warmup] = np.abs(run["params"]["enc.W"] - start["enc.W"])
+        assert load_checkpoint(out / "checkpoint.npz").meta["settings"]["warmup_steps"] == warmup
+    assert np.median(moved[0]) == pytest.approx(SETTINGS.lr, rel=1e-2)
+    np.testing.assert_allclose(moved[4], moved[0] / 4, rtol=1e-3, atol=1e-9)
+    later = train(CONFIG, replace(SETTINGS, warmup_steps=4), DATA, tmp_path / "warmup-4",
+                  **quiet(resume=True, max_steps=6))
+    assert later["steps"] == 6
+    assert load_checkpoint(tmp_path / "warmup-4" / "checkpoint.npz").optim_state["lr"] == SETTINGS.lr
 
 
 def test_weight_decay_keeps_the_weight_matrices_smaller_and_may_change_on_resume(tmp_path):
