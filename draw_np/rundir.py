@@ -50,7 +50,6 @@ class RunDir:
         self.best = self.path / BEST
         self.log_path = self.path / LOG
         self._lock = None
-        self._log = None
 
     def __enter__(self) -> "RunDir":
         try:
@@ -77,8 +76,6 @@ class RunDir:
         return self
 
     def __exit__(self, *exc_info):
-        if self._log is not None:
-            self._log.close()
         if self._lock is not None:
             self._lock.close()  # closing the file releases the lock
 
@@ -89,12 +86,13 @@ class RunDir:
 
     # ------------------------------------------------------------------------------ the log
     def append(self, record: dict) -> None:
-        """Append one record to ``log.jsonl`` and flush it."""
+        """Append one record to ``log.jsonl``. The file is opened for each record (one every
+        ``log_every`` steps), so a log that something else replaces during the run (a ``git
+        checkout`` or ``git stash`` of the run's folder) gets the next lines, instead of a
+        handle to the replaced file taking them where nobody can read them."""
         try:
-            if self._log is None:
-                self._log = self.log_path.open("a")
-            self._log.write(json_line(record))
-            self._log.flush()
+            with self.log_path.open("a") as log:
+                log.write(json_line(record))
         except OSError as exc:
             raise TrainingError(f"cannot write {self.log_path}: {_describe(exc)}; the last "
                                 f"checkpoint is intact, continue with --resume once it can be "

@@ -242,6 +242,19 @@ def test_temporary_files_left_by_a_kill_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "checkpoint.npz", "log.jsonl"]
 
 
+def test_a_log_replaced_during_a_run_gets_the_next_lines(tmp_path):
+    """As a git checkout of the run's folder does: a new file at the log's path, by rename."""
+    from draw_np.rundir import RunDir
+    with RunDir(tmp_path) as run:
+        run.append(dict(kind="step", epoch=1, step=1))
+        replacement = tmp_path / "log.jsonl.new"
+        replacement.write_text(run.log_path.read_text())
+        os.replace(replacement, run.log_path)
+        run.append(dict(kind="step", epoch=1, step=2))
+    lines = [json.loads(line) for line in run.log_path.read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2]
+
+
 def test_a_second_training_into_the_same_folder_is_refused(tmp_path):
     from draw_np.rundir import RunDir
     with RunDir(tmp_path):
