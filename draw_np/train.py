@@ -252,9 +252,9 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
     size, the number of steps and the glimpses' sides: the same model, trained on other images,
     run for another T, or given a larger read or write glimpse. A DRAW with attention trained
     on 28 x 28 MNIST then gives a 60 x 60 one everything but its canvas bias c0, the only
-    parameter whose shape depends on the image size; one trained with T = 64 gives a T = 96 one every
-    parameter; one with a 2 x 2 read or a 5 x 5 write gives a 12 x 12 read or a 9 x 9 write
-    every parameter, grown so that the model computes what it computed
+    parameter whose shape depends on the image size; one trained with T = 64 gives a T = 96
+    one every parameter; one with a 2 x 2 read or a 5 x 5 write gives a 12 x 12 read or a
+    9 x 9 write every parameter, grown so that the model computes what it computed
     (:func:`draw_np.grow.grow_read`, :func:`draw_np.grow.grow_write`). Anything else raises
     :class:`TrainingError`.
     """
