@@ -1,4 +1,5 @@
-"""Adam with gradient clipping by global norm, for a dict of parameters.
+"""Adam with gradient clipping by global norm, for a dict of parameters; a warm-up of its rate;
+and an average of the weights that training leaves alone.
 
 The paper trains with Adam and gives no other settings; careful reproductions use learning
 rate 1e-3 to 3e-4, β = (0.9, 0.999), and clip the gradient's global norm at 10 (spec). Clipping
@@ -9,6 +10,7 @@ for it (``train --weight-decay``).
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 from .backend import xp
 
@@ -121,3 +123,65 @@ class Adam:
         self.lr, self.beta1, self.beta2, self.eps = (float(state[k]) for k in
                                                      ("lr", "beta1", "beta2", "eps"))
         self.weight_decay = float(state.get("weight_decay", 0.0))
+
+
+class WeightAverage:
+    """An exponential moving average of the parameters (Polyak averaging, as in Polyak &
+    Juditsky, 1992, with exponential weights): after every optimiser step ::
+
+        θ̄ ← d θ̄ + (1 − d) θ
+
+    with θ̄ starting at the parameters it is created from.
+
+    Why: at a rate small enough to be stable, progress is slow; at a larger one the iterate
+    θ bounces around the valley's floor from step to step (on two-digit MNIST the validation
+    bound of single checkpoints varies by 2-3 nats from epoch to epoch). The average of the
+    recent iterates sits nearer the floor than any of them. It takes no part in training:
+    θ̄ is only what is validated, kept as ``best.npz`` and evaluated.
+    """
+
+    #: The prefix of its arrays in a checkpoint's optimiser state.
+    PREFIX = "average/"
+
+    def __init__(self, params: dict, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"the weight average's decay must be in (0, 1), got {decay!r}")
+        self.decay = decay
+        self.params = {k: p.copy() for k, p in params.items()}
+
+    def update(self, params: dict) -> None:
+        """One step of the average, after an optimiser step has changed ``params``."""
+        for k, average in self.params.items():
+            average *= self.decay
+            average += (1 - self.decay) * params[k]
+
+    def state_dict(self) -> dict:
+        return {self.PREFIX + k: a for k, a in self.params.items()}
+
+    def load_state_dict(self, state: dict) -> bool:
+        """Take the averages in ``state`` (a checkpoint's optimiser state); False, keeping the
+        parameters it was created from, when ``state`` holds none (a run that starts averaging
+        on resume)."""
+        found = {k: state.get(self.PREFIX + k) for k in self.params}
+        if all(a is None for a in found.values()):
+            return False
+        for k, a in found.items():
+            if a is None or tuple(a.shape) != tuple(self.params[k].shape):
+                raise ValueError(f"the weight average has no array for {k} of shape "
+                                 f"{tuple(self.params[k].shape)}")
+            self.params[k] = xp().asarray(a, dtype=self.params[k].dtype).copy()
+        return True
+
+    @contextmanager
+    def swapped_into(self, params: dict):
+        """Inside the block ``params`` hold the averages (in place); after it, their own values
+        again, even if the block raised."""
+        own = {k: p.copy() for k, p in params.items()}
+        for k, p in params.items():
+            p[...] = self.params[k]
+        try:
+            yield
+        finally:
+            for k, p in params.items():
+                p[...] = own[k]
+

@@ -61,6 +61,7 @@ class TrainSettings:
     weight_decay: float = 0.0           # decoupled, on the weight matrices (draw_np.optim.Adam)
     init_from: str = ""                 # a checkpoint a new run takes its parameters from
     warmup_steps: int = 0               # the rate rises linearly over the run's first steps
+    weight_average: float = 0.0         # decay of an average of the weights (0: none; optim.py)
 
     def __post_init__(self):
         for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("warmup_steps", 0)):
@@ -75,6 +76,11 @@ class TrainSettings:
                 what = "a finite number >= 0" if zero_allowed else "a positive finite number"
                 raise ValueError(f"{name} must be {what}, got {value!r}")
             object.__setattr__(self, name, float(value))
+        decay = self.weight_average
+        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0 <= decay < 1:
+            raise ValueError(f"weight_average must be a decay in [0, 1) (0: none), got "
+                             f"{decay!r}")
+        object.__setattr__(self, "weight_average", float(decay))
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got "
                              f"{self.dataset!r}")

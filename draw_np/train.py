@@ -48,7 +48,7 @@ from .errors import CheckpointError, TrainingError
 from .evaluate import is_cross_entropy
 from .grow import grow_read, grow_write
 from .model import canvas_bias_for_mean
-from .optim import Adam, clip_by_global_norm, warmed_up_rate
+from .optim import Adam, WeightAverage, clip_by_global_norm, warmed_up_rate
 from .presets import CANVAS_INITS, PRESETS, TrainSettings, preset
 from .rundir import RunDir
 
@@ -63,7 +63,7 @@ CANVAS_INIT_IMAGES = 10_000
 #: The settings a resumed run may change; any other change is refused. Changing the batch size,
 #: the seed, the data set or the binarisation mid-run would break the replay of the epoch that
 #: makes a resume exact.
-CHANGEABLE_ON_RESUME = ("epochs", "lr", "clip", "weight_decay")
+CHANGEABLE_ON_RESUME = ("epochs", "lr", "clip", "weight_decay", "weight_average")
 
 
 class Progress(NamedTuple):
@@ -185,7 +185,8 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
     _check_data(config, settings, data)
     with RunDir(out_dir) as run:
         if resume:
-            model, opt, settings, state = _restore(run.checkpoint, config, settings, print_fn)
+            model, opt, average, settings, state = _restore(run.checkpoint, config, settings,
+                                                             print_fn)
             run.trim_log(state.epoch, state.step)
             print_fn(f"resuming {run.checkpoint}: epoch {state.epoch + 1}, step {state.step}")
         elif run.checkpoint.exists():
@@ -194,10 +195,12 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
         else:
             model = new_model(config, settings, data, print_fn)
             opt = Adam(model.params, lr=settings.lr, weight_decay=settings.weight_decay)
+            average = (WeightAverage(model.params, settings.weight_average)
+                       if settings.weight_average else None)
             state = Progress(0, 0, 0, _data_rng(settings).bit_generator.state, math.inf)
         halt = _Halt(max_steps, budget_s, cpu_budget_s, print_fn)
-        loop = _Loop(model, opt, settings, data, run, halt, state, log_every, save_every_s,
-                     progress_bar, print_fn)
+        loop = _Loop(model, opt, average, settings, data, run, halt, state, log_every,
+                     save_every_s, progress_bar, print_fn)
         try:
             loop.run()
         except KeyboardInterrupt:
@@ -323,9 +326,10 @@ def _check_data(config, settings: TrainSettings, data: DataSplits) -> None:
 class _Loop:
     """The epochs of one training session, and the state they leave behind (``state``)."""
 
-    def __init__(self, model, opt, settings, data, run, halt, state, log_every, save_every_s,
-                 progress_bar, print_fn):
-        self.model, self.opt, self.settings, self.data = model, opt, settings, data
+    def __init__(self, model, opt, average, settings, data, run, halt, state, log_every,
+                 save_every_s, progress_bar, print_fn):
+        self.model, self.opt, self.average = model, opt, average  # average: WeightAverage|None
+        self.settings, self.data = settings, data
         self.run_dir, self.halt, self.state = run, halt, state
         self.log_every, self.save_every_s = log_every, save_every_s
         self.progress_bar, self.print = progress_bar, print_fn
@@ -379,6 +383,8 @@ class _Loop:
                               f"at epoch {s.epoch + 1}, step {s.step + 1}")
             self.opt.lr = warmed_up_rate(self.settings.lr, s.step + 1, self.settings.warmup_steps)
             self.opt.step(model.params, grads)
+            if self.average:
+                self.average.update(model.params)
             s = self.state = s._replace(step=s.step + 1, step_in_epoch=b + 1,
                                         epoch_loss=s.epoch_loss + loss)
             for k, v in dict(loss=loss, **model.training_metrics(terms)).items():
@@ -401,10 +407,26 @@ class _Loop:
                 break
         bar.close()
 
+    def validate(self):
+        """The model's validation :class:`~draw_np.evaluate.Evaluation`."""
+        return self.model.evaluate(*self.data.valid, batch_size=self.settings.batch_size,
+                                   seed=VALIDATION_SEED)
+
     def end_epoch(self, next_epoch_rng_state: dict) -> None:
-        """The validation figure, a log line, ``best.npz`` if it improved, then the checkpoint."""
+        """The validation figure, a log line, ``best.npz`` if it improved, then the checkpoint.
+        With a weight average, the figure and ``best.npz`` are the average's, and the log line
+        also has the trained weights' own figure (``valid_unaveraged``)."""
+        if self.average:
+            unaveraged = self.validate().figure
+            with self.average.swapped_into(self.model.params):
+                self._validate_and_keep_best(next_epoch_rng_state, unaveraged)
+        else:
+            self._validate_and_keep_best(next_epoch_rng_state)
+        self.save()
+
+    def _validate_and_keep_best(self, next_epoch_rng_state: dict, unaveraged=None) -> None:
         s, batch = self.state, self.settings.batch_size
-        valid = self.model.evaluate(*self.data.valid, batch_size=batch, seed=VALIDATION_SEED)
+        valid = self.validate()
         if not math.isfinite(valid.figure):
             self.diverged(f"non-finite validation {self.model.figure_name} after epoch "
                           f"{s.epoch + 1}")
@@ -413,6 +435,8 @@ class _Loop:
         record = dict(kind="epoch", epoch=s.epoch + 1, step=s.step,
                       train_loss=s.epoch_loss / batches,
                       **{f"valid_{k}": v for k, v in valid.summary().items()})
+        if unaveraged is not None:
+            record["valid_unaveraged"] = unaveraged
         self.state = s._replace(epoch=s.epoch + 1, step_in_epoch=0, epoch_loss=0.0,
                                 epoch_rng_state=next_epoch_rng_state,
                                 best_valid=min(valid.figure, s.best_valid))
@@ -420,12 +444,12 @@ class _Loop:
         if improved:
             self.save(self.run_dir.best, with_optimiser=False, valid_figure=valid.figure,
                       valid=valid.summary())
-        self.save()
         name = self.model.figure_name
         if is_cross_entropy(self.model, self.data):
             name = "cross-entropy (grey levels: see evaluate)"
         self.print(f"epoch {self.state.epoch}/{self.settings.epochs}: train loss "
-                   f"{record['train_loss']:.2f}, validation {name} "
+                   f"{record['train_loss']:.2f}, validation {name}"
+                   f"{' of the weight average' if unaveraged is not None else ''} "
                    f"{valid.figure:.2f} {self.model.figure_unit}{' (best)' if improved else ''}  "
                    f"[{self.clocks(self.state).train_s / 60:.1f} min]")
 
@@ -440,8 +464,12 @@ class _Loop:
         if bad:
             self.diverged(f"parameter {bad[0]} became non-finite at step {self.state.step}")
         state = self.clocks(self.state)
+        optimiser = None
+        if with_optimiser:
+            optimiser = self.opt.state_dict()
+            optimiser.update(self.average.state_dict() if self.average else {})
         save_checkpoint(path or self.run_dir.checkpoint, self.model.params, self.model.config,
-                        self.opt.state_dict() if with_optimiser else None,
+                        optimiser,
                         settings=self.settings.to_dict(), progress=state.to_meta(),
                         model_rng_state=self.model.rng.state, **extra)
         if path is None:
@@ -477,11 +505,16 @@ def _restore(path: Path, config, settings: TrainSettings, print_fn=print):
         model.rng.set_state(ckpt.meta["model_rng_state"])
         opt = Adam(model.params, lr=saved.lr)
         opt.load_state_dict(ckpt.optim_state)
+        average = (WeightAverage(model.params, settings.weight_average)
+                   if settings.weight_average else None)
+        averaged_before = average is not None and average.load_state_dict(ckpt.optim_state)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path} has no valid training state to resume from ({exc})") from None
     settings = _changed_on_resume(saved, settings, print_fn)
+    if average is not None and not averaged_before:
+        print_fn("the weight average starts from the checkpoint's weights")
     opt.lr, opt.weight_decay = settings.lr, settings.weight_decay
-    return model, opt, settings, state
+    return model, opt, average, settings, state
 
 
 def _changed_on_resume(saved: TrainSettings, requested: TrainSettings, print_fn) -> TrainSettings:
@@ -513,7 +546,8 @@ CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_siz
                 "size": "size",
                 "attention": "attention"}
 SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "weight_decay", "seed", "dataset",
-                 "dynamic_binarization", "canvas_init", "init_from", "warmup_steps")
+                 "dynamic_binarization", "canvas_init", "init_from", "warmup_steps",
+                 "weight_average")
 
 
 def add_parser(subparsers) -> None:
@@ -550,6 +584,10 @@ def add_parser(subparsers) -> None:
                    help="raise the learning rate linearly from lr/STEPS to lr over the run's "
                         "first STEPS steps (default 0: none); for a fresh Adam on a trained "
                         "model, as after --init-from")
+    p.add_argument("--weight-average", type=float, default=None, metavar="DECAY",
+                   help="keep an average of the weights, each step DECAY times the last plus "
+                        "(1 - DECAY) times the new ones (e.g. 0.999: about the last 1,000 steps); "
+                        "validation and best.npz use it, training does not (default 0: none)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dynamic-binarization", action="store_true", default=None,
                    help="draw fresh bits every epoch instead of the fixed binarisation")

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from draw_np.optim import Adam, clip_by_global_norm, global_norm, warmed_up_rate
+from draw_np.optim import Adam, WeightAverage, clip_by_global_norm, global_norm, warmed_up_rate
 
 
 def test_first_adam_step_moves_each_parameter_by_lr():
@@ -115,3 +115,34 @@ def test_weight_decay_round_trips_and_old_states_have_none():
     assert b.weight_decay == 0.0
     with pytest.raises(ValueError, match="weight_decay"):
         Adam(params, weight_decay=-0.1)
+
+
+def test_the_weight_average_is_the_exponential_average_of_the_iterates():
+    params = {"w": np.array([0.0, 4.0])}
+    average = WeightAverage(params, decay=0.5)
+    for value in ([2.0, 4.0], [4.0, 0.0]):
+        params["w"][...] = value
+        average.update(params)
+    # θ̄ = 0.5 (0.5 θ0 + 0.5 θ1) + 0.5 θ2
+    np.testing.assert_allclose(average.params["w"], [0.5 * 1.0 + 2.0, 0.5 * 4.0 + 0.0])
+    with pytest.raises(ValueError, match="in \\(0, 1\\)"):
+        WeightAverage(params, decay=1.0)
+
+
+def test_the_weight_average_swaps_in_and_back_and_round_trips():
+    params = {"w": np.array([1.0, 2.0]), "b": np.array([3.0])}
+    average = WeightAverage(params, decay=0.9)
+    params["w"] += 10.0
+    average.update(params)
+    with pytest.raises(RuntimeError):
+        with average.swapped_into(params):
+            np.testing.assert_allclose(params["w"], [2.0, 3.0])
+            raise RuntimeError("a failure inside the block")
+    np.testing.assert_allclose(params["w"], [11.0, 12.0])     # the trained values are back
+    again = WeightAverage(params, decay=0.9)
+    assert again.load_state_dict(average.state_dict())
+    np.testing.assert_allclose(again.params["w"], average.params["w"])
+    assert not WeightAverage(params, decay=0.9).load_state_dict({"m/w": params["w"]})
+    with pytest.raises(ValueError, match="no array for b"):
+        again.load_state_dict({"average/w": params["w"]})
+

@@ -57,7 +57,8 @@ def test_training_writes_checkpoints_and_a_log(tmp_path):
 
 def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     settings = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5, dynamic_binarization=True,
-                             weight_decay=2.0, warmup_steps=9)  # stopped, and resumed, in it
+                             weight_decay=2.0, warmup_steps=9,  # stopped, and resumed, in it
+                             weight_average=0.7)
     grey = DataSplits.of_arrays(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
     whole = train(CONFIG, settings, grey, tmp_path / "a", **quiet())
     part = train(CONFIG, settings, grey, tmp_path / "b", **quiet(max_steps=7))  # mid-epoch 2
@@ -66,6 +67,12 @@ def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     assert rest["steps"] == whole["steps"]
     for name, value in whole["params"].items():
         np.testing.assert_array_equal(rest["params"][name], value, err_msg=name)
+    for run in ("checkpoint", "best"):    # the weight average too
+        a, b = (load_checkpoint(tmp_path / d / f"{run}.npz") for d in "ab")
+        for name, value in a.params.items():
+            np.testing.assert_array_equal(b.params[name], value, err_msg=f"{run} {name}")
+        for name, value in a.optim_state.items():
+            np.testing.assert_array_equal(b.optim_state[name], value, err_msg=name)
     log = [json.loads(line) for line in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
     steps = [r["step"] for r in log if r["kind"] == "step"]
     assert steps == sorted(set(steps))  # no duplicated lines after the resume
@@ -89,6 +96,36 @@ def test_a_warm_up_makes_the_first_step_that_fraction_of_the_rate(tmp_path):
     assert later["steps"] == 6
     resumed = load_checkpoint(tmp_path / "warmup-4" / "checkpoint.npz")
     assert resumed.optim_state["lr"] == SETTINGS.lr
+
+
+def test_a_weight_average_is_what_is_validated_and_kept_and_leaves_training_alone(tmp_path):
+    plain = train(CONFIG, SETTINGS, DATA, tmp_path / "plain", **quiet())
+    averaged = train(CONFIG, replace(SETTINGS, weight_average=0.8), DATA, tmp_path / "avg",
+                     **quiet())
+    for name, value in plain["params"].items():   # the same steps: training never sees it
+        np.testing.assert_array_equal(averaged["params"][name], value, err_msg=name)
+    log = [json.loads(line) for line in (tmp_path / "avg" / "log.jsonl").read_text().splitlines()]
+    epochs = [r for r in log if r["kind"] == "epoch"]
+    plain_log = (tmp_path / "plain" / "log.jsonl").read_text().splitlines()
+    plain_epochs = [r for r in map(json.loads, plain_log) if r["kind"] == "epoch"]
+    assert [r["valid_unaveraged"] for r in epochs] == [r["valid_bound"] for r in plain_epochs]
+    assert all(r["valid_bound"] != r["valid_unaveraged"] for r in epochs)
+    # best.npz holds the average: its own validation figure is the one logged for it
+    best = load_checkpoint(tmp_path / "avg" / "best.npz")
+    model = best.build_model()
+    figure = model.evaluate(*DATA.valid, batch_size=SETTINGS.batch_size, seed=12345).figure
+    assert figure == pytest.approx(best.meta["valid_figure"], rel=1e-6)
+    assert figure == pytest.approx(min(r["valid_bound"] for r in epochs), rel=1e-6)
+
+
+def test_a_weight_average_may_start_on_resume_from_the_checkpoint(tmp_path):
+    said = []
+    train(CONFIG, SETTINGS, DATA, tmp_path, **quiet(max_steps=3))
+    train(CONFIG, replace(SETTINGS, weight_average=0.9), DATA, tmp_path,
+          resume=True, max_steps=4, progress_bar=False, print_fn=said.append)
+    assert "the weight average starts from the checkpoint's weights" in said
+    state = load_checkpoint(tmp_path / "checkpoint.npz").optim_state
+    assert "average/enc.W" in state
 
 
 def test_weight_decay_keeps_the_weight_matrices_smaller_and_may_change_on_resume(tmp_path):
