@@ -228,6 +228,8 @@ def test_cli_resume_with_a_different_config_is_one_line_and_status_2(tmp_path, f
     (["train", "--lr", "-1"], "--lr must be a positive finite number"),
     (["train", "--T", "0"], "--T must be an integer >= 1"),
     (["train", "--weight-decay", "nan"], "--weight-decay must be a finite number >= 0"),
+    (["train", "--weight-average", "1"], "--weight-average must be a decay in [0, 1)"),
+    (["train", "--warmup-steps", "-3"], "--warmup-steps must be an integer >= 0, got -3"),
     (["train", "--preset", "huge"], "invalid choice: 'huge'"),
     (["train", "--epochs", "many"], "invalid int value"),
     (["evaluate", "does/not/exist.npz"], "no checkpoint at does/not/exist.npz"),
