@@ -373,6 +373,7 @@ class _Loop:
                    desc=f"epoch {s.epoch + 1}/{self.settings.epochs}",
                    disable=not self.progress_bar if self.progress_bar is not None else None)
         sums, seen, window_start = {}, 0, time.perf_counter()  # since the last log line
+        largest_norm = 0.0  # the largest gradient norm since the last log line: the spikes
         for b in range(s.step_in_epoch, per_epoch):
             images, *others = epoch.batch(order[b * batch:(b + 1) * batch], b)
             inputs = [xp.asarray(images, dtype=model.dtype)] + [xp.asarray(a) for a in others]
@@ -383,6 +384,7 @@ class _Loop:
                               f"at epoch {s.epoch + 1}, step {s.step + 1}")
             self.opt.lr = warmed_up_rate(self.settings.lr, s.step + 1, self.settings.warmup_steps)
             self.opt.step(model.params, grads)
+            largest_norm = max(largest_norm, norm)
             if self.average:
                 self.average.update(model.params)
             s = self.state = s._replace(step=s.step + 1, step_in_epoch=b + 1,
@@ -398,9 +400,9 @@ class _Loop:
                 bar.set_postfix_str(", ".join(f"{k} {v:.2f}" for k, v in mean.items())
                                     + f", {rate:.0f} img/s")
                 self.run_dir.append(dict(kind="step", epoch=s.epoch + 1, step=s.step, **mean,
-                                         grad_norm=norm, examples_per_s=rate,
-                                         **self.clock_fields()))
-                sums, seen, window_start = {}, 0, now
+                                         grad_norm=norm, grad_norm_max=largest_norm,
+                                         examples_per_s=rate, **self.clock_fields()))
+                sums, seen, window_start, largest_norm = {}, 0, now, 0.0
             if time.perf_counter() - self.last_save > self.save_every_s:
                 self.save()
             if self.halt.now(s.step):

@@ -53,6 +53,8 @@ def test_training_writes_checkpoints_and_a_log(tmp_path):
     assert [r["epoch"] for r in epochs] == [1, 2]
     assert all(np.isfinite(r["valid_bound"]) for r in epochs)
     assert [r["step"] for r in lines if r["kind"] == "step"][:2] == [2, 4]
+    # each step line: the last step's gradient norm and the largest since the line before
+    assert all(r["grad_norm_max"] >= r["grad_norm"] > 0 for r in lines if r["kind"] == "step")
 
 
 def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
