@@ -34,30 +34,67 @@ def grown(model, read_n=None, write_n=None):
     return bigger
 
 
-def split_read_input(small, new_n, W):
-    """``W``, the grown model's read input (or its gradient), as the rows that take the read,
-    shaped (P, new_n, new_n, columns), and the rows after them; and the slice of the grid
-    where the smaller read's rows were copied to."""
+def read_split(small, new_n):
+    """name -> a function that splits the grown model's read input (or its gradient) into
+    what the smaller read's rows became (the central block, then the rows after the read) and
+    the new points' rows (the rest zeroed)."""
     c = small.config
     rows = c.read_size // c.read_n ** 2 * new_n ** 2
     edge = (new_n - c.read_n) // 2
-    return W[:rows].reshape(-1, new_n, new_n, W.shape[1]), W[rows:], slice(edge, edge + c.read_n)
+    block = slice(edge, edge + c.read_n)
+
+    def split(W):
+        read = W[:rows].reshape(-1, new_n, new_n, W.shape[1])
+        new_points = read.copy()
+        new_points[:, block, block] = 0
+        return np.concatenate([read[:, block, block].reshape(-1, W.shape[1]), W[rows:]]), new_points
+    return {small.read_input: split}
 
 
-def assert_same_function(small, big, loss_and_grads):
+def write_split(small, new_n):
+    """name -> a function that splits the grown write's weights (or their gradient), whose
+    columns (or entries) are laid out as (C, N, N), into the central block and the new points
+    (the rest zeroed)."""
+    c = small.config
+    edge = (new_n - c.write_n) // 2
+    block = slice(edge, edge + c.write_n)
+
+    def split(a):
+        patch = a.reshape(-1, c.channels, new_n, new_n)
+        new_points = patch.copy()
+        new_points[:, :, block, block] = 0
+        return patch[:, :, block, block], new_points
+    return {"write.W": split, "write.b": split}
+
+
+def assert_same_function(small, big, loss_and_grads, splits):
+    """The same loss and gradients; each grown weight (``splits``: name -> split) has the
+    smaller model's gradient in its old places and a gradient at its new points."""
     loss, grads = loss_and_grads(small)
     big_loss, big_grads = loss_and_grads(big)
     assert big_loss == pytest.approx(loss, rel=1e-12)
     for name, g in grads.items():
-        if name != small.read_input:
+        if name not in splits:
             np.testing.assert_allclose(big_grads[name], g, rtol=1e-9, atol=1e-12, err_msg=name)
-    read, rest, block = split_read_input(small, big.config.read_n, big_grads[small.read_input])
-    copied = np.concatenate([read[:, block, block].reshape(-1, read.shape[-1]), rest])
-    np.testing.assert_allclose(copied, grads[small.read_input], rtol=1e-9, atol=1e-12)
-    # The new points are read, and their weights get a gradient: the larger glimpse can learn.
-    new_points = read.copy()
-    new_points[:, block, block] = 0
-    assert np.abs(new_points).max() > 1e-6
+    for name, split in splits.items():
+        copied, new_points = split(big_grads[name])
+        np.testing.assert_allclose(copied.reshape(grads[name].shape), grads[name], rtol=1e-9,
+                                   atol=1e-12, err_msg=name)
+        # The new points are read or written, and their weights get a gradient: they can learn.
+        assert np.abs(new_points).max() > 1e-6, name
+
+
+def assert_same_draw(small, big, splits):
+    """:func:`assert_same_function` for two DRAWs on random binary images, and the same
+    canvases at every step."""
+    c = small.config
+    rng = np.random.default_rng(3)
+    shape = (5, c.H, c.W) if c.channels == 1 else (5, c.channels, c.H, c.W)
+    x = (rng.random(shape) < 0.4).astype(np.float64)
+    eps = rng.standard_normal((c.T, 5, c.z_size))
+    assert_same_function(small, big, lambda m: m.loss_and_grads(x, eps), splits)
+    np.testing.assert_allclose(big.reconstruct(x, eps).canvases,
+                               small.reconstruct(x, eps).canvases, rtol=1e-10, atol=1e-13)
 
 
 @pytest.mark.parametrize("H, W, old_n, new_n, channels", [
@@ -70,14 +107,7 @@ def test_a_grown_draw_has_the_loss_and_gradients_of_the_one_it_grew_from(H, W, o
     config = DRAWConfig(H=H, W=W, T=4, enc_size=7, dec_size=6, z_size=3, read_n=old_n,
                         write_n=3, channels=channels)
     small = trained_looking(DRAW(config, seed=1, dtype="float64"), seed=2)
-    big = grown(small, read_n=new_n)
-    rng = np.random.default_rng(3)
-    shape = (5, H, W) if channels == 1 else (5, channels, H, W)
-    x = (rng.random(shape) < 0.4).astype(np.float64)
-    eps = rng.standard_normal((config.T, 5, config.z_size))
-    assert_same_function(small, big, lambda m: m.loss_and_grads(x, eps))
-    np.testing.assert_allclose(big.reconstruct(x, eps).canvases,
-                               small.reconstruct(x, eps).canvases, rtol=1e-10, atol=1e-13)
+    assert_same_draw(small, grown(small, read_n=new_n), read_split(small, new_n))
 
 
 def test_a_grown_classifier_has_the_loss_and_gradients_of_the_one_it_grew_from():
@@ -86,7 +116,7 @@ def test_a_grown_classifier_has_the_loss_and_gradients_of_the_one_it_grew_from()
     big = grown(small, read_n=8)
     rng = np.random.default_rng(3)
     x, labels = rng.random((6, 15, 14)), rng.integers(0, 4, 6)
-    assert_same_function(small, big, lambda m: m.loss_and_grads(x, labels))
+    assert_same_function(small, big, lambda m: m.loss_and_grads(x, labels), read_split(small, 8))
     np.testing.assert_allclose(big.logits(x), small.logits(x), rtol=1e-10)
 
 
@@ -124,27 +154,7 @@ def test_a_draw_with_a_grown_write_has_the_loss_and_gradients_it_grew_from(H, W,
     config = DRAWConfig(H=H, W=W, T=4, enc_size=7, dec_size=6, z_size=3, read_n=2,
                         write_n=old_n, channels=channels)
     small = trained_looking(DRAW(config, seed=1, dtype="float64"), seed=2)
-    big = grown(small, write_n=new_n)
-    rng = np.random.default_rng(3)
-    x = (rng.random((5, H, W) if channels == 1 else (5, channels, H, W)) < 0.4).astype(float)
-    eps = rng.standard_normal((config.T, 5, config.z_size))
-    loss, grads = small.loss_and_grads(x, eps)
-    big_loss, big_grads = big.loss_and_grads(x, eps)
-    assert big_loss == pytest.approx(loss, rel=1e-12)
-    for name, g in grads.items():
-        if name not in ("write.W", "write.b"):
-            np.testing.assert_allclose(big_grads[name], g, rtol=1e-9, atol=1e-12, err_msg=name)
-    edge = (new_n - old_n) // 2
-    block = slice(edge, edge + old_n)
-    for name in ("write.W", "write.b"):   # columns (or entries) laid out as (C, N, N)
-        patch = big_grads[name].reshape(-1, channels, new_n, new_n)
-        np.testing.assert_allclose(patch[:, :, block, block].reshape(grads[name].shape),
-                                   grads[name], rtol=1e-9, atol=1e-12, err_msg=name)
-        new_points = patch.copy()
-        new_points[:, :, block, block] = 0
-        assert np.abs(new_points).max() > 1e-6, name   # the new points can learn
-    np.testing.assert_allclose(big.reconstruct(x, eps).canvases,
-                               small.reconstruct(x, eps).canvases, rtol=1e-10, atol=1e-13)
+    assert_same_draw(small, grown(small, write_n=new_n), write_split(small, new_n))
 
 
 def test_growing_the_write_keeps_its_stride_and_zeroes_only_the_new_points():
