@@ -195,8 +195,7 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
         else:
             model = new_model(config, settings, data, print_fn)
             opt = Adam(model.params, lr=settings.lr, weight_decay=settings.weight_decay)
-            average = (WeightAverage(model.params, settings.weight_average)
-                       if settings.weight_average else None)
+            average = _weight_average(model, settings)
             state = Progress(0, 0, 0, _data_rng(settings).bit_generator.state, math.inf)
         halt = _Halt(max_steps, budget_s, cpu_budget_s, print_fn)
         loop = _Loop(model, opt, average, settings, data, run, halt, state, log_every,
@@ -222,6 +221,12 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
                     best=str(run.best) if run.best.exists() else None,
                     interrupted=halt.interrupted, minutes=(time.perf_counter() - halt.started) / 60,
                     params=model.params)
+
+
+def _weight_average(model, settings: TrainSettings):
+    """The run's :class:`~draw_np.optim.WeightAverage` of ``model``'s parameters as they are
+    now, or None when ``settings`` keeps none."""
+    return WeightAverage(model.params, settings.weight_average) if settings.weight_average else None
 
 
 def _data_rng(settings: TrainSettings) -> np.random.Generator:
@@ -507,8 +512,7 @@ def _restore(path: Path, config, settings: TrainSettings, print_fn=print):
         model.rng.set_state(ckpt.meta["model_rng_state"])
         opt = Adam(model.params, lr=saved.lr)
         opt.load_state_dict(ckpt.optim_state)
-        average = (WeightAverage(model.params, settings.weight_average)
-                   if settings.weight_average else None)
+        average = _weight_average(model, settings)
         averaged_before = average is not None and average.load_state_dict(ckpt.optim_state)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path} has no valid training state to resume from ({exc})") from None
