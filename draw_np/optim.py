@@ -1,5 +1,6 @@
 """Adam with gradient clipping by global norm, for a dict of parameters; a warm-up of its rate;
-and an average of the weights that training leaves alone.
+a filter that skips the steps of gradient spikes; and an average of the weights that training
+leaves alone.
 
 The paper trains with Adam and gives no other settings; careful reproductions use learning
 rate 1e-3 to 3e-4, β = (0.9, 0.999), and clip the gradient's global norm at 10 (spec). Clipping
@@ -10,7 +11,10 @@ for it (``train --weight-decay``).
 from __future__ import annotations
 
 import math
+import statistics
 from contextlib import contextmanager
+
+import numpy as np
 
 from .backend import xp
 
@@ -123,6 +127,60 @@ class Adam:
         self.lr, self.beta1, self.beta2, self.eps = (float(state[k]) for k in
                                                      ("lr", "beta1", "beta2", "eps"))
         self.weight_decay = float(state.get("weight_decay", 0.0))
+
+
+class SpikeFilter:
+    """Skip the optimiser step of a batch whose gradient norm (before clipping) is more than
+    ``factor`` times the median norm of the last ``window`` batches.
+
+    Why: DRAW's gradient norm is heavy-tailed. On two-digit MNIST a batch's norm is usually a few
+    thousand, yet every few dozen steps one image sends back 10^5-10^8 through the read's gain
+    (docs/two-digit-campaign.md, session 18). Clipping by global norm bounds the step's length,
+    not its direction: the clipped step is that one image's gradient, packed into the few
+    attention weights it flows through, and Adam, which scales each weight by its own history,
+    moves those weights by several times the rate. Skipping such a step loses one batch of a
+    few hundred and keeps the attention where the other images need it.
+
+    Every norm joins the history, a skipped one too, so a lasting change of scale raises the
+    median and is followed rather than skipped for ever. Nothing is skipped until the history
+    holds ``least`` norms (a new run, or a filter switched on at a resume).
+    """
+
+    #: The key of the recent norms in a checkpoint's optimiser state.
+    KEY = "spikes/norms"
+
+    def __init__(self, factor: float, window: int = 200, least: int = 20):
+        if not 1 < factor < math.inf:
+            raise ValueError(f"the spike filter's factor must be a finite number > 1, got "
+                             f"{factor!r}")
+        if not 1 <= least <= window:
+            raise ValueError(f"the spike filter needs 1 <= least <= window, got {least}, "
+                             f"{window}")
+        self.factor, self.window, self.least = factor, window, least
+        self.norms: list[float] = []   # the recent gradient norms, oldest first
+
+    def admits(self, norm: float) -> bool:
+        """Whether the step of a batch with gradient norm ``norm`` goes ahead; the norm joins
+        the history either way."""
+        spike = len(self.norms) >= self.least and norm > self.factor * statistics.median(self.norms)
+        self.norms = (self.norms + [float(norm)])[-self.window:]
+        return not spike
+
+    def state_dict(self) -> dict:
+        return {self.KEY: np.asarray(self.norms, dtype=np.float64)}
+
+    def load_state_dict(self, state: dict) -> bool:
+        """Take the history in ``state`` (a checkpoint's optimiser state); False, keeping an
+        empty one, when ``state`` holds none (a filter switched on at a resume)."""
+        norms = state.get(self.KEY)
+        if norms is None:
+            return False
+        norms = np.asarray(norms)
+        finite = norms.dtype.kind == "f" and bool((np.isfinite(norms) & (norms >= 0)).all())
+        if norms.ndim != 1 or not finite:
+            raise ValueError(f"{self.KEY} must be a 1-D array of finite norms >= 0")
+        self.norms = [float(v) for v in norms[-self.window:]]
+        return True
 
 
 class WeightAverage:

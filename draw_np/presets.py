@@ -62,6 +62,8 @@ class TrainSettings:
     init_from: str = ""                 # a checkpoint a new run takes its parameters from
     warmup_steps: int = 0               # the rate rises linearly over the run's first steps
     weight_average: float = 0.0         # decay of an average of the weights (0: none; optim.py)
+    skip_spikes: float = 0.0            # skip a step whose gradient norm is this many times the
+                                        # recent median (0: none; optim.SpikeFilter)
 
     def __post_init__(self):
         for name, least in (("epochs", 1), ("batch_size", 1), ("seed", 0), ("warmup_steps", 0)):
@@ -81,6 +83,11 @@ class TrainSettings:
             raise ValueError(f"weight_average must be a decay in [0, 1) (0: none), got "
                              f"{decay!r}")
         object.__setattr__(self, "weight_average", float(decay))
+        factor = self.skip_spikes
+        if (isinstance(factor, bool) or not isinstance(factor, numbers.Real)
+                or not (factor == 0 or 1 < factor < math.inf)):
+            raise ValueError(f"skip_spikes must be a factor > 1 (0: none), got {factor!r}")
+        object.__setattr__(self, "skip_spikes", float(factor))
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}, got "
                              f"{self.dataset!r}")

@@ -1,21 +1,22 @@
 """Training any model of :mod:`draw_np.models` on any data set of :mod:`draw_np.data`: the
 loop, checkpoints, resume, and the ``train`` command.
 
-One step: a batch (images, and labels for a classifier), the model's ``loss_and_grads``
-(forward and backprop through time), gradient clipping by global norm, an Adam update. At the
-end of each epoch the model's validation figure is computed (the bound for DRAW, the error for
-the classifier; lower is better), a line goes to ``DIR/log.jsonl``, and two checkpoints are
-written atomically: ``DIR/best.npz`` (parameters of the best validation figure so far) and then
-``DIR/checkpoint.npz`` (everything needed to resume). That order means a kill or a full disk
-between the two never leaves a checkpoint that claims a better model than ``best.npz`` holds.
-Nothing here names a model or a data set.
+One step: a batch (images, and labels for a classifier), the model's ``loss_and_grads`` (forward
+and backprop through time), gradient clipping by global norm, an Adam update (skipped for a
+gradient spike with ``--skip-spikes``; followed by a step of the weight average with
+``--weight-average``). At the end of each epoch the model's validation figure is computed (the
+bound for DRAW, the error for the classifier; lower is better), a line goes to
+``DIR/log.jsonl``, and two checkpoints are written atomically: ``DIR/best.npz`` (parameters of
+the best validation figure so far) and then ``DIR/checkpoint.npz`` (everything needed to
+resume). That order means a kill or a full disk between the two never leaves a checkpoint that
+claims a better model than ``best.npz`` holds. Nothing here names a model or a data set.
 
-Resuming is exact: a checkpoint holds the parameters, Adam's state, the model's noise generator,
-the data-order generator as it was at the start of the epoch, and how many batches of that epoch
-were done (with their summed loss). Replaying the epoch's shuffle and skipping those batches
-puts the run exactly where it stopped, so an interrupted run resumed ends with the same
-parameters as an uninterrupted one; the log is trimmed to what the checkpoint has seen, so each
-epoch appears in it once.
+Resuming is exact: a checkpoint holds the parameters, Adam's state (with the weight average and
+the spike filter's recent norms), the model's noise generator, the data-order generator as it
+was at the start of the epoch, and how many batches of that epoch were done (with their summed
+loss). Replaying the epoch's shuffle and skipping those batches puts the run exactly where it
+stopped, so an interrupted run resumed ends with the same parameters as an uninterrupted one;
+the log is trimmed to what the checkpoint has seen, so each epoch appears in it once.
 
 What stops a run, and what it leaves:
 
@@ -48,7 +49,7 @@ from .errors import CheckpointError, TrainingError
 from .evaluate import is_cross_entropy
 from .grow import grow_read, grow_write
 from .model import canvas_bias_for_mean
-from .optim import Adam, WeightAverage, clip_by_global_norm, warmed_up_rate
+from .optim import Adam, SpikeFilter, WeightAverage, clip_by_global_norm, warmed_up_rate
 from .presets import CANVAS_INITS, PRESETS, TrainSettings, preset
 from .rundir import RunDir
 
@@ -63,7 +64,7 @@ CANVAS_INIT_IMAGES = 10_000
 #: The settings a resumed run may change; any other change is refused. Changing the batch size,
 #: the seed, the data set or the binarisation mid-run would break the replay of the epoch that
 #: makes a resume exact.
-CHANGEABLE_ON_RESUME = ("epochs", "lr", "clip", "weight_decay", "weight_average")
+CHANGEABLE_ON_RESUME = ("epochs", "lr", "clip", "weight_decay", "weight_average", "skip_spikes")
 
 
 class Progress(NamedTuple):
@@ -185,8 +186,8 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
     _check_data(config, settings, data)
     with RunDir(out_dir) as run:
         if resume:
-            model, opt, average, settings, state = _restore(run.checkpoint, config, settings,
-                                                             print_fn)
+            model, opt, guards, settings, state = _restore(run.checkpoint, config, settings,
+                                                            print_fn)
             run.trim_log(state.epoch, state.step)
             print_fn(f"resuming {run.checkpoint}: epoch {state.epoch + 1}, step {state.step}")
         elif run.checkpoint.exists():
@@ -195,10 +196,10 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
         else:
             model = new_model(config, settings, data, print_fn)
             opt = Adam(model.params, lr=settings.lr, weight_decay=settings.weight_decay)
-            average = _weight_average(model, settings)
+            guards = _Guards.for_run(model, settings)
             state = Progress(0, 0, 0, _data_rng(settings).bit_generator.state, math.inf)
         halt = _Halt(max_steps, budget_s, cpu_budget_s, print_fn)
-        loop = _Loop(model, opt, average, settings, data, run, halt, state, log_every,
+        loop = _Loop(model, opt, guards, settings, data, run, halt, state, log_every,
                      save_every_s, progress_bar, print_fn)
         try:
             loop.run()
@@ -223,10 +224,23 @@ def train(config, settings: TrainSettings, data: DataSplits, out_dir, *,
                     params=model.params)
 
 
-def _weight_average(model, settings: TrainSettings):
-    """The run's :class:`~draw_np.optim.WeightAverage` of ``model``'s parameters as they are
-    now, or None when ``settings`` keeps none."""
-    return WeightAverage(model.params, settings.weight_average) if settings.weight_average else None
+class _Guards(NamedTuple):
+    """What a run keeps beside Adam, each None when its settings ask for none: an average of
+    the weights (validated and kept as best.npz) and a filter that skips gradient spikes."""
+    average: WeightAverage | None
+    spikes: SpikeFilter | None
+
+    @classmethod
+    def for_run(cls, model, settings: TrainSettings) -> "_Guards":
+        """Both as ``settings`` ask, the average starting from ``model``'s weights as they are
+        now and the filter with no history."""
+        return cls(WeightAverage(model.params, settings.weight_average)
+                   if settings.weight_average else None,
+                   SpikeFilter(settings.skip_spikes) if settings.skip_spikes else None)
+
+    def state_dict(self) -> dict:
+        """Their arrays, for the checkpoint's optimiser state."""
+        return {k: v for guard in self if guard for k, v in guard.state_dict().items()}
 
 
 def _data_rng(settings: TrainSettings) -> np.random.Generator:
@@ -331,9 +345,11 @@ def _check_data(config, settings: TrainSettings, data: DataSplits) -> None:
 class _Loop:
     """The epochs of one training session, and the state they leave behind (``state``)."""
 
-    def __init__(self, model, opt, average, settings, data, run, halt, state, log_every,
+    def __init__(self, model, opt, guards, settings, data, run, halt, state, log_every,
                  save_every_s, progress_bar, print_fn):
-        self.model, self.opt, self.average = model, opt, average  # average: WeightAverage|None
+        self.model, self.opt = model, opt
+        self.average, self.spikes = guards
+        self.guards = guards
         self.settings, self.data = settings, data
         self.run_dir, self.halt, self.state = run, halt, state
         self.log_every, self.save_every_s = log_every, save_every_s
@@ -379,6 +395,7 @@ class _Loop:
                    disable=not self.progress_bar if self.progress_bar is not None else None)
         sums, seen, window_start = {}, 0, time.perf_counter()  # since the last log line
         largest_norm = 0.0  # the largest gradient norm since the last log line: the spikes
+        skipped = 0         # steps the spike filter skipped since the last log line
         for b in range(s.step_in_epoch, per_epoch):
             images, *others = epoch.batch(order[b * batch:(b + 1) * batch], b)
             inputs = [xp.asarray(images, dtype=model.dtype)] + [xp.asarray(a) for a in others]
@@ -387,11 +404,15 @@ class _Loop:
             if not (math.isfinite(loss) and math.isfinite(norm)):
                 self.diverged(f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} "
                               f"at epoch {s.epoch + 1}, step {s.step + 1}")
-            self.opt.lr = warmed_up_rate(self.settings.lr, s.step + 1, self.settings.warmup_steps)
-            self.opt.step(model.params, grads)
             largest_norm = max(largest_norm, norm)
-            if self.average:
-                self.average.update(model.params)
+            if self.spikes is None or self.spikes.admits(norm):
+                self.opt.lr = warmed_up_rate(self.settings.lr, s.step + 1,
+                                             self.settings.warmup_steps)
+                self.opt.step(model.params, grads)
+                if self.average:
+                    self.average.update(model.params)
+            else:
+                skipped += 1   # the batch counts as seen: the data's order stays the run's
             s = self.state = s._replace(step=s.step + 1, step_in_epoch=b + 1,
                                         epoch_loss=s.epoch_loss + loss)
             for k, v in dict(loss=loss, **model.training_metrics(terms)).items():
@@ -404,10 +425,12 @@ class _Loop:
                 mean = {k: v / seen for k, v in sums.items()}
                 bar.set_postfix_str(", ".join(f"{k} {v:.2f}" for k, v in mean.items())
                                     + f", {rate:.0f} img/s")
-                self.run_dir.append(dict(kind="step", epoch=s.epoch + 1, step=s.step, **mean,
-                                         grad_norm=norm, grad_norm_max=largest_norm,
-                                         examples_per_s=rate, **self.clock_fields()))
-                sums, seen, window_start, largest_norm = {}, 0, now, 0.0
+                record = dict(kind="step", epoch=s.epoch + 1, step=s.step, **mean,
+                              grad_norm=norm, grad_norm_max=largest_norm)
+                if self.spikes:
+                    record["skipped"] = skipped
+                self.run_dir.append(dict(record, examples_per_s=rate, **self.clock_fields()))
+                sums, seen, window_start, largest_norm, skipped = {}, 0, now, 0.0, 0
             if time.perf_counter() - self.last_save > self.save_every_s:
                 self.save()
             if self.halt.now(s.step):
@@ -473,8 +496,7 @@ class _Loop:
         state = self.clocks(self.state)
         optimiser = None
         if with_optimiser:
-            optimiser = self.opt.state_dict()
-            optimiser.update(self.average.state_dict() if self.average else {})
+            optimiser = dict(self.opt.state_dict(), **self.guards.state_dict())
         save_checkpoint(path or self.run_dir.checkpoint, self.model.params, self.model.config,
                         optimiser,
                         settings=self.settings.to_dict(), progress=state.to_meta(),
@@ -512,15 +534,19 @@ def _restore(path: Path, config, settings: TrainSettings, print_fn=print):
         model.rng.set_state(ckpt.meta["model_rng_state"])
         opt = Adam(model.params, lr=saved.lr)
         opt.load_state_dict(ckpt.optim_state)
-        average = _weight_average(model, settings)
-        averaged_before = average is not None and average.load_state_dict(ckpt.optim_state)
+        guards = _Guards.for_run(model, settings)
+        started = [what for what, guard in (("the weight average starts from the checkpoint's "
+                                            "weights", guards.average),
+                                           ("the spike filter starts with no history of "
+                                            "gradient norms", guards.spikes))
+                   if guard is not None and not guard.load_state_dict(ckpt.optim_state)]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path} has no valid training state to resume from ({exc})") from None
     settings = _changed_on_resume(saved, settings, print_fn)
-    if average is not None and not averaged_before:
-        print_fn("the weight average starts from the checkpoint's weights")
+    for what in started:
+        print_fn(what)
     opt.lr, opt.weight_decay = settings.lr, settings.weight_decay
-    return model, opt, average, settings, state
+    return model, opt, guards, settings, state
 
 
 def _changed_on_resume(saved: TrainSettings, requested: TrainSettings, print_fn) -> TrainSettings:
@@ -553,7 +579,7 @@ CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_siz
                 "attention": "attention"}
 SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "weight_decay", "seed", "dataset",
                  "dynamic_binarization", "canvas_init", "init_from", "warmup_steps",
-                 "weight_average")
+                 "weight_average", "skip_spikes")
 
 
 def add_parser(subparsers) -> None:
@@ -594,6 +620,9 @@ def add_parser(subparsers) -> None:
                    help="keep an average of the weights, each step DECAY times the last plus "
                         "(1 - DECAY) times the new ones (e.g. 0.999: about the last 1,000 steps); "
                         "validation and best.npz use it, training does not (default 0: none)")
+    p.add_argument("--skip-spikes", type=float, default=None, metavar="FACTOR",
+                   help="skip the step of a batch whose gradient norm is more than FACTOR times "
+                        "the median of the last 200 batches' (e.g. 50; default 0: none)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dynamic-binarization", action="store_true", default=None,
                    help="draw fresh bits every epoch instead of the fixed binarisation")

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from draw_np.optim import Adam, WeightAverage, clip_by_global_norm, global_norm, warmed_up_rate
+from draw_np.optim import (Adam, SpikeFilter, WeightAverage, clip_by_global_norm, global_norm,
+                           warmed_up_rate)
 
 
 def test_first_adam_step_moves_each_parameter_by_lr():
@@ -146,3 +147,31 @@ def test_the_weight_average_swaps_in_and_back_and_round_trips():
     with pytest.raises(ValueError, match="no array for b"):
         again.load_state_dict({"average/w": params["w"]})
 
+
+
+
+def test_the_spike_filter_skips_a_norm_far_above_the_recent_median():
+    spikes = SpikeFilter(factor=10, window=5, least=3)
+    assert all(spikes.admits(n) for n in (100.0, 5000.0, 120.0))   # too little history to judge
+    assert spikes.admits(1100.0)          # under 10 times the median, 120
+    assert not spikes.admits(7000.0)      # over 10 times the median of 100, 120, 1,100, 5,000
+    # the skipped norm joined the history, and the oldest norm left it: the median is 1,100
+    # now, and what would have been a spike at first passes
+    assert spikes.norms == [100.0, 5000.0, 120.0, 1100.0, 7000.0]
+    assert spikes.admits(10000.0) and spikes.norms[0] == 5000.0
+    assert not spikes.admits(70001.0)     # over 10 times the median of the last five, 7,000
+
+
+def test_the_spike_filter_round_trips_and_refuses_bad_states():
+    spikes = SpikeFilter(factor=3, window=4, least=1)
+    for norm in (1.0, 2.0, 3.0, 4.0, 5.0):
+        spikes.admits(norm)
+    again = SpikeFilter(factor=3, window=4, least=1)
+    assert again.load_state_dict(spikes.state_dict()) and again.norms == [2.0, 3.0, 4.0, 5.0]
+    assert not SpikeFilter(factor=3).load_state_dict({"m/w": np.ones(2)})
+    for bad in (np.array([1.0, np.nan]), np.array([[1.0]]), np.array([-1.0]), np.array([1, 2])):
+        with pytest.raises(ValueError, match="spikes/norms must be"):
+            again.load_state_dict({SpikeFilter.KEY: bad})
+    for factor in (1.0, 0.5, np.inf):
+        with pytest.raises(ValueError, match="factor must be a finite number > 1"):
+            SpikeFilter(factor)

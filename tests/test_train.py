@@ -1,4 +1,5 @@
 """Training: exact resume, checkpoints, the non-finite guard, interrupts, and the CLI."""
+import functools
 import json
 import os
 import signal
@@ -14,6 +15,8 @@ from draw_np.activations import sigmoid
 from draw_np.model import DRAW, MEAN_RATE_CLIP, DRAWConfig, canvas_bias_for_mean
 from draw_np.presets import TrainSettings, preset
 from draw_np.data.dataset import DataSplits, RegeneratedTrainingSet, mean_image
+from draw_np import train as train_module
+from draw_np.optim import SpikeFilter
 from draw_np.train import new_model, train
 
 from .helpers import replace_mnist
@@ -57,10 +60,16 @@ def test_training_writes_checkpoints_and_a_log(tmp_path):
     assert all(r["grad_norm_max"] >= r["grad_norm"] > 0 for r in lines if r["kind"] == "step")
 
 
-def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
+def judging_spikes_after(monkeypatch, least: int) -> None:
+    """Make training's spike filter judge from ``least`` norms on (the runs here are short)."""
+    monkeypatch.setattr(train_module, "SpikeFilter", functools.partial(SpikeFilter, least=least))
+
+
+def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path, monkeypatch):
+    judging_spikes_after(monkeypatch, 2)   # a factor of 1.01 then skips about every other step
     settings = TrainSettings(epochs=2, batch_size=8, lr=3e-3, seed=5, dynamic_binarization=True,
                              weight_decay=2.0, warmup_steps=9,  # stopped, and resumed, in it
-                             weight_average=0.7)
+                             weight_average=0.7, skip_spikes=1.01)
     grey = DataSplits.of_arrays(strokes(40, 10, 9, 0) * 0.8, strokes(16, 10, 9, 1), dynamic=True)
     whole = train(CONFIG, settings, grey, tmp_path / "a", **quiet())
     part = train(CONFIG, settings, grey, tmp_path / "b", **quiet(max_steps=7))  # mid-epoch 2
@@ -69,7 +78,7 @@ def test_resumed_run_ends_exactly_where_an_uninterrupted_one_does(tmp_path):
     assert rest["steps"] == whole["steps"]
     for name, value in whole["params"].items():
         np.testing.assert_array_equal(rest["params"][name], value, err_msg=name)
-    for run in ("checkpoint", "best"):    # the weight average too
+    for run in ("checkpoint", "best"):    # the weight average and the spike filter too
         a, b = (load_checkpoint(tmp_path / d / f"{run}.npz") for d in "ab")
         for name, value in a.params.items():
             np.testing.assert_array_equal(b.params[name], value, err_msg=f"{run} {name}")
@@ -128,6 +137,31 @@ def test_a_weight_average_may_start_on_resume_from_the_checkpoint(tmp_path):
     assert "the weight average starts from the checkpoint's weights" in said
     state = load_checkpoint(tmp_path / "checkpoint.npz").optim_state
     assert "average/enc.W" in state
+
+
+def test_the_spike_filter_skips_steps_and_may_start_on_resume(tmp_path, monkeypatch):
+    plain = train(CONFIG, SETTINGS, DATA, tmp_path / "plain", **quiet())
+    never = train(CONFIG, replace(SETTINGS, skip_spikes=1e12), DATA, tmp_path / "never", **quiet())
+    for name, value in plain["params"].items():   # no spike, no change: the same steps
+        np.testing.assert_array_equal(never["params"][name], value, err_msg=name)
+    judging_spikes_after(monkeypatch, 2)
+    out = tmp_path / "skips"
+    run = train(CONFIG, replace(SETTINGS, skip_spikes=1.01), DATA, out, **quiet(log_every=1))
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    skipped = sum(r["skipped"] for r in log if r["kind"] == "step")
+    state = load_checkpoint(out / "checkpoint.npz").optim_state
+    assert 0 < skipped < run["steps"] == 10
+    assert state["t"] == run["steps"] - skipped       # Adam took only the other steps
+    assert len(state["spikes/norms"]) == run["steps"]
+    for r in log[2:]:   # from the third step on a norm over 1.01 times the median is skipped
+        if r["kind"] == "step":
+            history = [q["grad_norm"] for q in log if q["kind"] == "step" and q["step"] < r["step"]]
+            assert r["skipped"] == (r["grad_norm"] > 1.01 * np.median(history[-200:]))
+    said = []
+    train(CONFIG, replace(SETTINGS, epochs=3, skip_spikes=50.0), DATA, tmp_path / "plain",
+          resume=True, max_steps=11, progress_bar=False, print_fn=said.append)
+    assert "the spike filter starts with no history of gradient norms" in said
+    assert "resuming with --skip-spikes 50.0 (the run used 0.0 until now)" in said
 
 
 def test_weight_decay_keeps_the_weight_matrices_smaller_and_may_change_on_resume(tmp_path):
@@ -232,6 +266,7 @@ def test_cli_resume_with_a_different_config_is_one_line_and_status_2(tmp_path, f
     (["train", "--weight-decay", "nan"], "--weight-decay must be a finite number >= 0"),
     (["train", "--weight-average", "1"], "--weight-average must be a decay in [0, 1)"),
     (["train", "--warmup-steps", "-3"], "--warmup-steps must be an integer >= 0, got -3"),
+    (["train", "--skip-spikes", "1"], "--skip-spikes must be a factor > 1 (0: none), got 1.0"),
     (["train", "--preset", "huge"], "invalid choice: 'huge'"),
     (["train", "--epochs", "many"], "invalid int value"),
     (["evaluate", "does/not/exist.npz"], "no checkpoint at does/not/exist.npz"),
