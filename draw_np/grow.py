@@ -1,9 +1,11 @@
-"""A larger read or write glimpse for a trained model that computes exactly what it computed.
+"""A larger read or write glimpse, or larger LSTMs, for a trained model that computes exactly
+what it computed.
 
 ``train --init-from`` uses :func:`grow_read` and :func:`grow_write` to start a model with an
-N' x N' glimpse from one trained with an N x N glimpse: the idea of function-preserving growth
-(Net2Net, Chen et al., 2016) applied to the read of eq. 27 and the write of eqs. 28-29, so a
-long run can go on with a larger glimpse instead of starting again.
+N' x N' glimpse from one trained with an N x N glimpse, and :func:`grow_lstms` to start a DRAW
+with more LSTM units than the one it was trained with: the idea of function-preserving growth
+(Net2Net, Chen et al., 2016) applied to the read of eq. 27, the write of eqs. 28-29 and the
+LSTMs of eqs. 5 and 7, so a long run can go on with a larger model instead of starting again.
 
 Why it is exact. The filter centres of an N-point grid lie at ``g + (i − N/2 − 1/2) δ``
 (eqs. 19-20): half-integer multiples of the stride δ for even N, whole multiples for odd N.
@@ -23,6 +25,15 @@ number for number.
 
 The new points' weights get a gradient (r_t times the gates' error for the read; the filters'
 view of the canvas gradient times h for the write), so training is free to use them.
+
+LSTMs (:func:`grow_lstms`): a new unit whose gate weights and biases are all zero has
+i = f = o = σ(0) and g = tanh(0) = 0, so its cell, which starts at 0, stays 0, and so does its
+output h = o tanh(cell), at every step. Whatever reads h (the other LSTM, the latent maps of
+eqs. 1-2, the attention heads, the write) then sees exactly what it saw. Those outgoing
+weights start small and random rather than zero: a new unit's only way to a gradient is
+through them (dL/dh), and random ones also make the new units differ from each other. At
+first only the candidate g's weights get a gradient (the others are multiplied by g = 0 or
+cell = 0), which is enough to start the unit.
 """
 from __future__ import annotations
 
@@ -119,4 +130,74 @@ def grow_write(params: dict, config, new_n: int) -> dict:
     grown["write.W"] = np.ascontiguousarray(_centred(columns, old_n, new_n).T)
     grown["write.b"] = _centred(b.reshape(planes, old_n, old_n, 1), old_n, new_n)[:, 0]
     grown["write_attn.b"] = _same_stride(params["write_attn.b"], old_n, new_n)
+    return grown
+
+
+#: The standard deviation of a new LSTM unit's outgoing weights: small enough that the units,
+#: once training starts them, change what the model computes gently; nonzero so that they get a
+#: gradient at all (see the module).
+NEW_UNIT_OUTGOING_STD = 1e-3
+
+
+def grow_lstms(params: dict, config, enc_size: int, dec_size: int,
+               rng: np.random.Generator) -> dict:
+    """The parameters of the same DRAW with ``enc_size`` and ``dec_size`` LSTM units instead of
+    its own, which compute exactly what ``params`` computed (see the module).
+
+    Args:
+        params: name -> NumPy array (a checkpoint's), the trained model's; not modified.
+        config: the trained model's :class:`~draw_np.model.DRAWConfig`.
+        enc_size, dec_size: the LSTMs' sizes after (not smaller).
+        rng: draws the new units' outgoing weights, ~ N(0, NEW_UNIT_OUTGOING_STD²).
+    Returns:
+        a new dict: the new units' gate columns of ``enc.W`` and ``dec.W`` (and their biases)
+        and their entries of ``h0_enc`` and ``h0_dec`` are zero; their rows of every weight
+        that reads h^enc or h^dec (``enc.W``, ``dec.W``, ``mu.W``, ``logsigma.W`` and the
+        heads' ``*.W``) are small and random.
+    """
+    old_e, old_d = config.enc_size, config.dec_size
+    if (enc_size, dec_size) == (old_e, old_d):
+        return dict(params)
+    for name, old, new in (("encoder", old_e, enc_size), ("decoder", old_d, dec_size)):
+        if new < old:
+            raise ValueError(f"the {name} LSTM can grow but not shrink: {old} units there, "
+                             f"{new} here")
+
+    def outgoing(W, old: int, new: int):
+        """``W``'s rows for ``old`` units, then small random rows for the new ones."""
+        fresh = NEW_UNIT_OUTGOING_STD * rng.standard_normal((new - old,) + W.shape[1:])
+        return np.concatenate([W, fresh.astype(W.dtype)])
+
+    def gates(a, old: int, new: int):
+        """``a``'s last axis, four gate blocks [i, f, o, g] of ``old`` units each, as four
+        blocks of ``new`` units, the new units' entries zero."""
+        blocks = a.reshape(a.shape[:-1] + (4, old))
+        out = np.zeros(a.shape[:-1] + (4, new), dtype=a.dtype)
+        out[..., :old] = blocks
+        return out.reshape(a.shape[:-1] + (4 * new,))
+
+    def padded(h0, new: int):
+        return np.concatenate([h0, np.zeros(new - len(h0), dtype=h0.dtype)])
+
+    grown = dict(params)
+    # enc.W's rows take [r_t, h^dec_{t-1}] (eq. 4) and then h^enc_{t-1}; dec.W's take z_t and
+    # then h^dec_{t-1} (eq. 7).
+    read_rows, z_rows = config.read_size, config.z_size
+    enc_W = params["enc.W"]
+    enc_W = np.concatenate([enc_W[:read_rows],
+                            outgoing(enc_W[read_rows:read_rows + old_d], old_d, dec_size),
+                            outgoing(enc_W[read_rows + old_d:], old_e, enc_size)])
+    grown["enc.W"], grown["enc.b"] = (gates(enc_W, old_e, enc_size),
+                                      gates(params["enc.b"], old_e, enc_size))
+    dec_W = params["dec.W"]
+    dec_W = np.concatenate([dec_W[:z_rows], outgoing(dec_W[z_rows:], old_d, dec_size)])
+    grown["dec.W"], grown["dec.b"] = (gates(dec_W, old_d, dec_size),
+                                      gates(params["dec.b"], old_d, dec_size))
+    for name in ("mu.W", "logsigma.W"):
+        grown[name] = outgoing(params[name], old_e, enc_size)
+    for name in ("read_attn.W", "write_attn.W", "write.W"):
+        if name in params:   # a DRAW without attention has no attention heads
+            grown[name] = outgoing(params[name], old_d, dec_size)
+    grown["h0_enc"], grown["h0_dec"] = padded(params["h0_enc"], enc_size), padded(
+        params["h0_dec"], dec_size)
     return grown

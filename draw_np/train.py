@@ -47,7 +47,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data.dataset import DATASETS, DataSplits, load_dataset, mean_image
 from .errors import CheckpointError, TrainingError
 from .evaluate import is_cross_entropy
-from .grow import grow_read, grow_write
+from .grow import grow_lstms, grow_read, grow_write
 from .model import canvas_bias_for_mean
 from .optim import Adam, SpikeFilter, WeightAverage, clip_by_global_norm, warmed_up_rate
 from .presets import CANVAS_INITS, PRESETS, TrainSettings, preset
@@ -261,24 +261,26 @@ def _check_canvas_init(config, settings: TrainSettings) -> None:
 #: The config fields in which an ``--init-from`` checkpoint may differ from the new run's model:
 #: the image size; the number of steps T, which no parameter's shape depends on (the same
 #: weights are applied at every step, so a model can go on with more or fewer of them); and the
-#: read and write glimpses' sides, which may grow (:mod:`draw_np.grow`).
-INIT_FROM_MAY_DIFFER = ("H", "W", "T", "read_n", "write_n")
+#: read and write glimpses' sides and DRAW's LSTM sizes, which may grow (:mod:`draw_np.grow`).
+INIT_FROM_MAY_DIFFER = ("H", "W", "T", "read_n", "write_n", "enc_size", "dec_size")
 
 
-def inherited_parameters(path, config) -> tuple[dict, dict]:
+def inherited_parameters(path, config, seed: int = 0) -> tuple[dict, dict]:
     """What ``--init-from PATH`` gives a new run of ``config``: ``(taken, left)``, the
     checkpoint's parameters whose shapes this model shares (name -> array), and this model's
     other parameters (name -> why they keep their fresh initialisation).
 
     The checkpoint must hold the same kind of model with the same config but for the image
-    size, the number of steps and the glimpses' sides: the same model, trained on other images,
-    run for another T, or given a larger read or write glimpse. A DRAW with attention trained
+    size, the number of steps, the glimpses' sides and DRAW's LSTM sizes: the same model,
+    trained on other images, run for another T, or given a larger read or write glimpse or
+    larger LSTMs. A DRAW with attention trained
     on 28 x 28 MNIST then gives a 60 x 60 one everything but its canvas bias c0, the only
     parameter whose shape depends on the image size; one trained with T = 64 gives a T = 96
     one every parameter; one with a 2 x 2 read or a 5 x 5 write gives a 12 x 12 read or a
-    9 x 9 write every parameter, grown so that the model computes what it computed
-    (:func:`draw_np.grow.grow_read`, :func:`draw_np.grow.grow_write`). Anything else raises
-    :class:`TrainingError`.
+    9 x 9 write, or LSTMs of 256 units grown to 384, every parameter, grown so that the model
+    computes what it computed (:func:`draw_np.grow.grow_read`, :func:`draw_np.grow.grow_write`,
+    :func:`draw_np.grow.grow_lstms`, whose new units' outgoing weights are drawn from
+    ``seed``). Anything else raises :class:`TrainingError`.
     """
     ckpt = load_checkpoint(path)
     kind = models.kind_for_config(config)
@@ -289,16 +291,19 @@ def inherited_parameters(path, config) -> tuple[dict, dict]:
               if k not in INIT_FROM_MAY_DIFFER and theirs.get(k) != ours[k]]
     if differ:
         raise TrainingError(f"--init-from {path} holds another model: it differs in "
-                            f"{', '.join(differ)}; only the image size, T and the glimpses' "
-                            f"sides may differ")
+                            f"{', '.join(differ)}; only the image size, T, the glimpses' "
+                            f"sides and the LSTMs' sizes may differ")
     model_class, params = _model_class(config), ckpt.params
-    if getattr(config, "attention", True):
-        try:
+    try:
+        if "enc_size" in ours:
+            params = grow_lstms(params, ckpt.config, config.enc_size, config.dec_size,
+                                np.random.default_rng([seed, 3]))
+        if getattr(config, "attention", True):
             params = grow_read(params, ckpt.config, config.read_n, model_class.read_input)
             if "write_n" in ours:
                 params = grow_write(params, ckpt.config, config.write_n)
-        except ValueError as exc:
-            raise TrainingError(f"--init-from {path}: {exc}") from None
+    except ValueError as exc:
+        raise TrainingError(f"--init-from {path}: {exc}") from None
     shapes = model_class.param_shapes(config)
     taken = {k: a for k, a in params.items() if shapes[k] == a.shape}
     left = {k: f"shape {params[k].shape} there, {shape} here"
@@ -317,7 +322,7 @@ def new_model(config, settings: TrainSettings, data: DataSplits, print_fn=print)
     _check_canvas_init(config, settings)
     model = _model_class(config)(config, seed=settings.seed)
     if settings.init_from:
-        taken, left = inherited_parameters(settings.init_from, config)
+        taken, left = inherited_parameters(settings.init_from, config, settings.seed)
         for k, a in taken.items():
             model.params[k][...] = backend.xp().asarray(a, dtype=model.params[k].dtype)
         print_fn(f"{len(taken)} of {len(model.params)} parameters from {settings.init_from}"

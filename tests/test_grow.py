@@ -1,12 +1,13 @@
-"""Growing a trained model's read or write glimpse: the larger glimpse computes exactly what the
-smaller one did (the same loss, the same gradients), and the new glimpse points can learn."""
+"""Growing a trained model's read or write glimpse or its LSTMs: the larger model computes
+exactly what the smaller one did (the same loss, the same gradients), and the new glimpse points
+and units can learn."""
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from draw_np.classifier import AttentionClassifier, ClassifierConfig
-from draw_np.grow import check_growable, grow_read, grow_write
+from draw_np.grow import check_growable, grow_lstms, grow_read, grow_write
 from draw_np.model import DRAW, DRAWConfig
 
 
@@ -169,3 +170,79 @@ def test_growing_the_write_keeps_its_stride_and_zeroes_only_the_new_points():
     assert np.count_nonzero(patch) == 4 * 25
     for name, a in small.params.items():
         np.testing.assert_array_equal(a, before[name], err_msg=name)
+
+
+def lstm_old_places(name, a, config, enc_size, dec_size):
+    """What the smaller model's parameter ``name`` became in the grown one's ``a`` (or its
+    gradient): the old units' rows and gate columns."""
+    c, R, Z = config, config.read_size, config.z_size
+
+    def old_gates(a, old, new):   # the last axis: four gate blocks of ``new`` units each
+        return a.reshape(a.shape[:-1] + (4, new))[..., :old].reshape(a.shape[:-1] + (4 * old,))
+    if name == "enc.W":
+        rows = np.r_[0:R + c.dec_size, R + dec_size:R + dec_size + c.enc_size]
+        return old_gates(a[rows], c.enc_size, enc_size)
+    if name == "dec.W":
+        return old_gates(a[:Z + c.dec_size], c.dec_size, dec_size)
+    if name in ("enc.b", "dec.b"):
+        old, new = (c.enc_size, enc_size) if name == "enc.b" else (c.dec_size, dec_size)
+        return old_gates(a, old, new)
+    if name in ("mu.W", "logsigma.W", "h0_enc"):
+        return a[:c.enc_size]
+    if name in ("read_attn.W", "write_attn.W", "write.W", "h0_dec"):
+        return a[:c.dec_size]
+    return a
+
+
+@pytest.mark.parametrize("enc_size, dec_size, channels", [
+    (10, 9, 1),     # both LSTMs
+    (7, 8, 3),      # the decoder only, colour
+    (11, 6, 1),     # the encoder only
+])
+def test_a_draw_with_grown_lstms_has_the_loss_and_gradients_it_grew_from(enc_size, dec_size,
+                                                                         channels):
+    config = DRAWConfig(H=10, W=9, T=4, enc_size=7, dec_size=6, z_size=3, read_n=2, write_n=3,
+                        channels=channels)
+    small = trained_looking(DRAW(config, seed=1, dtype="float64"), seed=2)
+    before = {k: a.copy() for k, a in small.params.items()}
+    params = grow_lstms(small.params, config, enc_size, dec_size, np.random.default_rng(0))
+    big = DRAW(replace(config, enc_size=enc_size, dec_size=dec_size), dtype="float64")
+    for name, a in params.items():
+        big.params[name][...] = a
+    rng = np.random.default_rng(3)
+    shape = (5, 10, 9) if channels == 1 else (5, channels, 10, 9)
+    x = (rng.random(shape) < 0.4).astype(np.float64)
+    eps = rng.standard_normal((config.T, 5, config.z_size))
+    loss, grads = small.loss_and_grads(x, eps)
+    big_loss, big_grads = big.loss_and_grads(x, eps)
+    assert big_loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(big.reconstruct(x, eps).canvases,
+                               small.reconstruct(x, eps).canvases, rtol=1e-10, atol=1e-13)
+    for name, g in grads.items():
+        np.testing.assert_allclose(lstm_old_places(name, big_grads[name], config, enc_size,
+                                                   dec_size), g, rtol=1e-9, atol=1e-12,
+                                   err_msg=name)
+    for name, a in small.params.items():     # the checkpoint's arrays are left alone
+        np.testing.assert_array_equal(a, before[name], err_msg=name)
+    # The new units' h is 0 at every step, so their outgoing weights get no gradient yet; of
+    # their gates only the candidate g's weights do (i, f and o meet g = 0 or cell = 0), and
+    # that starts them.
+    for name, old, new in (("enc", 7, enc_size), ("dec", 6, dec_size)):
+        if new == old:
+            continue
+        gates = big_grads[name + ".W"].reshape(-1, 4, new)[:, :, old:]
+        assert np.abs(gates[:, :3]).max() == 0 and np.abs(gates[:, 3]).max() > 1e-6, name
+    if enc_size > 7:
+        assert np.abs(big_grads["mu.W"][7:]).max() == 0
+    if dec_size > 6:
+        assert np.abs(big_grads["write.W"][6:]).max() == 0
+        assert np.abs(params["write.W"][6:]).max() > 0     # small and random, not zero
+
+
+def test_lstms_cannot_shrink():
+    config = DRAWConfig(H=10, W=9, T=2, enc_size=7, dec_size=6, z_size=3, read_n=2, write_n=3)
+    params = DRAW(config).params
+    with pytest.raises(ValueError, match="the encoder LSTM can grow but not shrink: 7 units "
+                                         "there, 5 here"):
+        grow_lstms(params, config, 5, 6, np.random.default_rng(0))
+    assert grow_lstms(params, config, 7, 6, np.random.default_rng(0)).keys() == params.keys()

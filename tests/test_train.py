@@ -429,11 +429,13 @@ def test_init_from_a_model_with_another_number_of_steps_takes_every_parameter(tm
     (dict(read_n=4), "enc.W", 0, 2 * (16 - 4)),    # 2 x 2 read to 4 x 4: two planes (x, x̂)
     (dict(write_n=5), "write.W", 1, 25 - 9),       # 3 x 3 write to 5 x 5
     (dict(read_n=4, write_n=5), "write.W", 1, 25 - 9),
+    (dict(enc_size=CONFIG.enc_size + 4), "enc.W", 1, 4 * 4),   # four gates of four new units
+    (dict(dec_size=CONFIG.dec_size + 3, read_n=4), "dec.W", 0, 3),
 ])
-def test_init_from_a_model_with_smaller_glimpses_grows_them_and_draws_the_same(
-        tmp_path, larger, grown_weight, axis, added):
-    """A smaller read or write becomes a larger one (draw_np.grow): every parameter is taken,
-    and the new run's model starts with exactly the loss that the checkpoint's model has."""
+def test_init_from_a_smaller_model_grows_it_and_draws_the_same(tmp_path, larger, grown_weight,
+                                                               axis, added):
+    """A smaller read, write or LSTM becomes a larger one (draw_np.grow): every parameter is
+    taken, and the new run's model starts with exactly the loss that the checkpoint's has."""
     source, model = started_from_a_checkpoint_of_config(tmp_path, replace(CONFIG, **larger))
     assert (model.params[grown_weight].shape[axis]
             == source.params[grown_weight].shape[axis] + added)
@@ -455,7 +457,8 @@ def test_init_from_a_run_trains_and_is_kept_in_its_settings(tmp_path):
 @pytest.mark.parametrize("source, message", [
     ("missing", "no checkpoint at"),
     ("classifier", "holds a classifier model, not a draw"),
-    ("unrelated", "it differs in enc_size (3 there, 32 here)"),
+    ("unrelated", "it differs in z_size (2 there, 4 here)"),
+    ("larger-lstm", "the decoder LSTM can grow but not shrink: 40 units there, 32 here"),
     ("wider-read", "the read glimpse can grow but not shrink: 4 x 4 there, 2 x 2 here"),
     ("write-by-one", "a 2 x 2 write grows only by an even number of points"),
 ])
@@ -469,6 +472,8 @@ def test_cli_init_from_a_bad_checkpoint_is_one_line_and_status_2(tmp_path, fake_
     save_checkpoint(tmp_path / "unrelated.npz", other.params, other.config)
     wider = DRAW(replace(preset("tiny")[0], read_n=4))
     save_checkpoint(tmp_path / "wider-read.npz", wider.params, wider.config)
+    larger_lstm = DRAW(replace(preset("tiny")[0], dec_size=40))
+    save_checkpoint(tmp_path / "larger-lstm.npz", larger_lstm.params, larger_lstm.config)
     write_by_one = DRAW(replace(preset("tiny")[0], write_n=2))
     save_checkpoint(tmp_path / "write-by-one.npz", write_by_one.params, write_by_one.config)
     path = tmp_path / f"{source}.npz"
