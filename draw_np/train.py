@@ -639,8 +639,8 @@ def add_parser(subparsers) -> None:
                    help="start a new run from the parameters of this checkpoint, the same "
                         "model trained on images of this or another size (the canvas bias c0 "
                         "starts fresh when the size differs), with this or another T, or with "
-                        "a smaller read or write glimpse (grown so that it computes what it "
-                        "computed)")
+                        "a smaller read or write glimpse or smaller LSTMs (grown so that it "
+                        "computes what it computed)")
     p.add_argument("--backend", choices=backend.BACKENDS, default=None)
     p.add_argument("--data", default=None, metavar="PATH",
                    help="the data set's files, if not cached (MNIST: mnist.pkl.gz or a "
