@@ -195,7 +195,7 @@ class WeightAverage:
     θ bounces around the valley's floor from step to step (on two-digit MNIST the validation
     bound of single checkpoints varies by 2-3 nats from epoch to epoch). The average of the
     recent iterates sits nearer the floor than any of them. It takes no part in training:
-    θ̄ is only what is validated, kept as ``best.npz`` and evaluated.
+    θ̄ is only validated (beside the trained weights), and kept as ``best.npz`` when lower.
     """
 
     #: The prefix of its arrays in a checkpoint's optimiser state.

@@ -30,6 +30,7 @@ What stops a run, and what it leaves:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import math
 import signal
@@ -449,44 +450,53 @@ class _Loop:
 
     def end_epoch(self, next_epoch_rng_state: dict) -> None:
         """The validation figure, a log line, ``best.npz`` if it improved, then the checkpoint.
-        With a weight average, the figure and ``best.npz`` are the average's, and the log line
-        also has the trained weights' own figure (``valid_unaveraged``)."""
-        if self.average:
-            unaveraged = self.validate().figure
-            with self.average.swapped_into(self.model.params):
-                self._validate_and_keep_best(next_epoch_rng_state, unaveraged)
-        else:
-            self._validate_and_keep_best(next_epoch_rng_state)
-        self.save()
 
-    def _validate_and_keep_best(self, next_epoch_rng_state: dict, unaveraged=None) -> None:
+        With a weight average both the average and the trained weights are validated: the log
+        line's figure is the average's, ``valid_unaveraged`` the trained weights', and
+        ``best.npz`` keeps the lower of the two (its ``weights`` says which) when it is lower
+        than any before. Why both: while a run still gains quickly the average lags behind the
+        weights it averages; once the run levels off it sits below them."""
         s, batch = self.state, self.settings.batch_size
-        valid = self.validate()
-        if not math.isfinite(valid.figure):
+        validated = {"trained": self.validate()}
+        if self.average:
+            with self.average.swapped_into(self.model.params):
+                validated["average"] = self.validate()
+        if not all(math.isfinite(v.figure) for v in validated.values()):
             self.diverged(f"non-finite validation {self.model.figure_name} after epoch "
                           f"{s.epoch + 1}")
-        improved = valid.figure < s.best_valid
-        batches = self.data.train.size // batch
+        logged = validated.get("average", validated["trained"])
+        kept = min(validated, key=lambda weights: validated[weights].figure)
+        best = validated[kept]
+        improved = best.figure < s.best_valid
         record = dict(kind="epoch", epoch=s.epoch + 1, step=s.step,
-                      train_loss=s.epoch_loss / batches,
-                      **{f"valid_{k}": v for k, v in valid.summary().items()})
-        if unaveraged is not None:
-            record["valid_unaveraged"] = unaveraged
+                      train_loss=s.epoch_loss / (self.data.train.size // batch),
+                      **{f"valid_{k}": v for k, v in logged.summary().items()})
+        if self.average:
+            record["valid_unaveraged"] = validated["trained"].figure
         self.state = s._replace(epoch=s.epoch + 1, step_in_epoch=0, epoch_loss=0.0,
                                 epoch_rng_state=next_epoch_rng_state,
-                                best_valid=min(valid.figure, s.best_valid))
+                                best_valid=min(best.figure, s.best_valid))
         self.run_dir.append(dict(record, **self.clock_fields()))
         if improved:
-            self.save(self.run_dir.best, with_optimiser=False, valid_figure=valid.figure,
-                      valid=valid.summary())
+            with (self.average.swapped_into(self.model.params) if kept == "average"
+                  else contextlib.nullcontext()):
+                self.save(self.run_dir.best, with_optimiser=False, valid_figure=best.figure,
+                          valid=best.summary(), weights=kept)
         name = self.model.figure_name
         if is_cross_entropy(self.model, self.data):
             name = "cross-entropy (grey levels: see evaluate)"
+        figure = f"{logged.figure:.2f} {self.model.figure_unit}"
+        if self.average:
+            figure = (f"of the weight average {figure} (the trained weights "
+                      f"{validated['trained'].figure:.2f})")
+        kept_as = " (best)"
+        if self.average:
+            kept_as = f" (best: {'the weight average' if kept == 'average' else 'trained weights'})"
         self.print(f"epoch {self.state.epoch}/{self.settings.epochs}: train loss "
-                   f"{record['train_loss']:.2f}, validation {name}"
-                   f"{' of the weight average' if unaveraged is not None else ''} "
-                   f"{valid.figure:.2f} {self.model.figure_unit}{' (best)' if improved else ''}  "
+                   f"{record['train_loss']:.2f}, validation {name} {figure}"
+                   f"{kept_as if improved else ''}  "
                    f"[{self.clocks(self.state).train_s / 60:.1f} min]")
+        self.save()
 
     def clock_fields(self) -> dict:
         """The time fields of a log line: this run's wall-clock and CPU seconds, all sessions."""
@@ -624,7 +634,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--weight-average", type=float, default=None, metavar="DECAY",
                    help="keep an average of the weights, each step DECAY times the last plus "
                         "(1 - DECAY) times the new ones (e.g. 0.999: about the last 1,000 steps); "
-                        "validation and best.npz use it, training does not (default 0: none)")
+                        "it is validated beside the weights, best.npz keeps the lower, and "
+                        "training never sees it (default 0: none)")
     p.add_argument("--skip-spikes", type=float, default=None, metavar="FACTOR",
                    help="skip the step of a batch whose gradient norm is more than FACTOR times "
                         "the median of the last 200 batches' (e.g. 50; default 0: none)")

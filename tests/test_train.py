@@ -109,7 +109,14 @@ def test_a_warm_up_makes_the_first_step_that_fraction_of_the_rate(tmp_path):
     assert resumed.optim_state["lr"] == SETTINGS.lr
 
 
-def test_a_weight_average_is_what_is_validated_and_kept_and_leaves_training_alone(tmp_path):
+def best_of(out):
+    """``out/best.npz``'s figure re-evaluated on the validation set, and its meta."""
+    best = load_checkpoint(out / "best.npz")
+    model = best.build_model()
+    return model.evaluate(*DATA.valid, batch_size=SETTINGS.batch_size, seed=12345).figure, best.meta
+
+
+def test_a_weight_average_is_validated_beside_the_weights_and_leaves_training_alone(tmp_path):
     plain = train(CONFIG, SETTINGS, DATA, tmp_path / "plain", **quiet())
     averaged = train(CONFIG, replace(SETTINGS, weight_average=0.8), DATA, tmp_path / "avg",
                      **quiet())
@@ -121,12 +128,32 @@ def test_a_weight_average_is_what_is_validated_and_kept_and_leaves_training_alon
     plain_epochs = [r for r in map(json.loads, plain_log) if r["kind"] == "epoch"]
     assert [r["valid_unaveraged"] for r in epochs] == [r["valid_bound"] for r in plain_epochs]
     assert all(r["valid_bound"] != r["valid_unaveraged"] for r in epochs)
-    # best.npz holds the average: its own validation figure is the one logged for it
-    best = load_checkpoint(tmp_path / "avg" / "best.npz")
-    model = best.build_model()
-    figure = model.evaluate(*DATA.valid, batch_size=SETTINGS.batch_size, seed=12345).figure
-    assert figure == pytest.approx(best.meta["valid_figure"], rel=1e-6)
-    assert figure == pytest.approx(min(r["valid_bound"] for r in epochs), rel=1e-6)
+    # best.npz holds the lower of the two, and says which: its own figure is that one
+    figure, meta = best_of(tmp_path / "avg")
+    lowest = min(min(r["valid_bound"], r["valid_unaveraged"]) for r in epochs)
+    assert figure == pytest.approx(meta["valid_figure"], rel=1e-6)
+    assert figure == pytest.approx(lowest, rel=1e-6)
+    assert meta["weights"] == ("average" if lowest in [r["valid_bound"] for r in epochs]
+                               else "trained")
+
+
+@pytest.mark.parametrize("trained, average, kept", [(5.0, 3.0, "average"), (3.0, 5.0, "trained")])
+def test_best_keeps_the_average_or_the_trained_weights_whichever_validates_lower(
+        tmp_path, monkeypatch, trained, average, kept):
+    """The validation figures are made up (trained weights first, then the average), so that
+    each case is certain; best.npz must then hold the arrays of the one with the lower."""
+    from draw_np.evaluate import EvalResult
+    figures = iter([trained, average])
+    monkeypatch.setattr(train_module._Loop, "validate",
+                        lambda loop: EvalResult(1, 1, next(figures), 0.0, 0.0, 0.0, 0.0, 0.0))
+    train(CONFIG, replace(SETTINGS, epochs=1, weight_average=0.5), DATA, tmp_path, **quiet())
+    best, last = (load_checkpoint(tmp_path / f"{f}.npz") for f in ("best", "checkpoint"))
+    assert best.meta["weights"] == kept and best.meta["valid_figure"] == min(trained, average)
+    for name, value in best.params.items():
+        held = last.optim_state[f"average/{name}"] if kept == "average" else last.params[name]
+        np.testing.assert_array_equal(value, held, err_msg=name)
+    record = json.loads((tmp_path / "log.jsonl").read_text().splitlines()[-1])
+    assert (record["valid_bound"], record["valid_unaveraged"]) == (average, trained)
 
 
 def test_a_weight_average_may_start_on_resume_from_the_checkpoint(tmp_path):
