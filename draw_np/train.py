@@ -485,12 +485,10 @@ class _Loop:
         name = self.model.figure_name
         if is_cross_entropy(self.model, self.data):
             name = "cross-entropy (grey levels: see evaluate)"
-        figure = f"{logged.figure:.2f} {self.model.figure_unit}"
+        figure, kept_as = f"{logged.figure:.2f} {self.model.figure_unit}", " (best)"
         if self.average:
             figure = (f"of the weight average {figure} (the trained weights "
                       f"{validated['trained'].figure:.2f})")
-        kept_as = " (best)"
-        if self.average:
             kept_as = f" (best: {'the weight average' if kept == 'average' else 'trained weights'})"
         self.print(f"epoch {self.state.epoch}/{self.settings.epochs}: train loss "
                    f"{record['train_loss']:.2f}, validation {name} {figure}"
