@@ -148,8 +148,10 @@ class SpikeFilter:
 
     #: The key of the recent norms in a checkpoint's optimiser state.
     KEY = "spikes/norms"
+    #: How many recent norms the median is taken over, unless a filter is made with another.
+    WINDOW = 200
 
-    def __init__(self, factor: float, window: int = 200, least: int = 20):
+    def __init__(self, factor: float, window: int = WINDOW, least: int = 20):
         if not 1 < factor < math.inf:
             raise ValueError(f"the spike filter's factor must be a finite number > 1, got "
                              f"{factor!r}")

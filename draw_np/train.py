@@ -353,9 +353,7 @@ class _Loop:
 
     def __init__(self, model, opt, guards, settings, data, run, halt, state, log_every,
                  save_every_s, progress_bar, print_fn):
-        self.model, self.opt = model, opt
-        self.average, self.spikes = guards
-        self.guards = guards
+        self.model, self.opt, self.guards = model, opt, guards   # guards: a _Guards
         self.settings, self.data = settings, data
         self.run_dir, self.halt, self.state = run, halt, state
         self.log_every, self.save_every_s = log_every, save_every_s
@@ -394,6 +392,7 @@ class _Loop:
         step has the same shapes)."""
         from tqdm import tqdm
         model, s, batch = self.model, self.state, self.settings.batch_size
+        average, spikes = self.guards
         per_epoch = len(order) // batch
         xp = backend.xp()
         bar = tqdm(total=per_epoch, initial=s.step_in_epoch, leave=False, unit="batch",
@@ -411,12 +410,12 @@ class _Loop:
                 self.diverged(f"non-finite {'loss' if not math.isfinite(loss) else 'gradient'} "
                               f"at epoch {s.epoch + 1}, step {s.step + 1}")
             largest_norm = max(largest_norm, norm)
-            if self.spikes is None or self.spikes.admits(norm):
+            if spikes is None or spikes.admits(norm):
                 self.opt.lr = warmed_up_rate(self.settings.lr, s.step + 1,
                                              self.settings.warmup_steps)
                 self.opt.step(model.params, grads)
-                if self.average:
-                    self.average.update(model.params)
+                if average:
+                    average.update(model.params)
             else:
                 skipped += 1   # the batch counts as seen: the data's order stays the run's
             s = self.state = s._replace(step=s.step + 1, step_in_epoch=b + 1,
@@ -433,7 +432,7 @@ class _Loop:
                                     + f", {rate:.0f} img/s")
                 record = dict(kind="step", epoch=s.epoch + 1, step=s.step, **mean,
                               grad_norm=norm, grad_norm_max=largest_norm)
-                if self.spikes:
+                if spikes:
                     record["skipped"] = skipped
                 self.run_dir.append(dict(record, examples_per_s=rate, **self.clock_fields()))
                 sums, seen, window_start, largest_norm, skipped = {}, 0, now, 0.0, 0
@@ -456,10 +455,10 @@ class _Loop:
         ``best.npz`` keeps the lower of the two (its ``weights`` says which) when it is lower
         than any before. Why both: while a run still gains quickly the average lags behind the
         weights it averages; once the run levels off it sits below them."""
-        s, batch = self.state, self.settings.batch_size
+        s, batch, average = self.state, self.settings.batch_size, self.guards.average
         validated = {"trained": self.validate()}
-        if self.average:
-            with self.average.swapped_into(self.model.params):
+        if average:
+            with average.swapped_into(self.model.params):
                 validated["average"] = self.validate()
         if not all(math.isfinite(v.figure) for v in validated.values()):
             self.diverged(f"non-finite validation {self.model.figure_name} after epoch "
@@ -471,14 +470,14 @@ class _Loop:
         record = dict(kind="epoch", epoch=s.epoch + 1, step=s.step,
                       train_loss=s.epoch_loss / (self.data.train.size // batch),
                       **{f"valid_{k}": v for k, v in logged.summary().items()})
-        if self.average:
+        if average:
             record["valid_unaveraged"] = validated["trained"].figure
         self.state = s._replace(epoch=s.epoch + 1, step_in_epoch=0, epoch_loss=0.0,
                                 epoch_rng_state=next_epoch_rng_state,
                                 best_valid=min(best.figure, s.best_valid))
         self.run_dir.append(dict(record, **self.clock_fields()))
         if improved:
-            with (self.average.swapped_into(self.model.params) if kept == "average"
+            with (average.swapped_into(self.model.params) if kept == "average"
                   else contextlib.nullcontext()):
                 self.save(self.run_dir.best, with_optimiser=False, valid_figure=best.figure,
                           valid=best.summary(), weights=kept)
@@ -486,7 +485,7 @@ class _Loop:
         if is_cross_entropy(self.model, self.data):
             name = "cross-entropy (grey levels: see evaluate)"
         figure, kept_as = f"{logged.figure:.2f} {self.model.figure_unit}", " (best)"
-        if self.average:
+        if average:
             figure = (f"of the weight average {figure} (the trained weights "
                       f"{validated['trained'].figure:.2f})")
             kept_as = f" (best: {'the weight average' if kept == 'average' else 'trained weights'})"
@@ -636,7 +635,8 @@ def add_parser(subparsers) -> None:
                         "training never sees it (default 0: none)")
     p.add_argument("--skip-spikes", type=float, default=None, metavar="FACTOR",
                    help="skip the step of a batch whose gradient norm is more than FACTOR times "
-                        "the median of the last 200 batches' (e.g. 50; default 0: none)")
+                        f"the median of the last {SpikeFilter.WINDOW} batches' (e.g. 20; "
+                        "default 0: none)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--dynamic-binarization", action="store_true", default=None,
                    help="draw fresh bits every epoch instead of the fixed binarisation")
