@@ -1,5 +1,5 @@
 """A larger read or write glimpse, or larger LSTMs, for a trained model that computes exactly
-what it computed.
+what it computed; and a larger image for it, at its glimpses' own scale.
 
 ``train --init-from`` uses :func:`grow_read` and :func:`grow_write` to start a model with an
 N' x N' glimpse from one trained with an N x N glimpse, and :func:`grow_lstms` to start a DRAW
@@ -34,6 +34,16 @@ weights start small and random rather than zero: a new unit's only way to a grad
 through them (dL/dh), and random ones also make the new units differ from each other. At
 first only the candidate g's weights get a gradient (the others are multiplied by g = 0 or
 cell = 0), which is enough to start the unit.
+
+A larger canvas (:func:`at_own_scale`) is the one change here that is *not* exact. The
+parameters of a model trained on H x W images fit one for larger images unchanged (but for
+DRAW's canvas bias c0), and then eqs. 22-24 stretch every glimpse over the new image: the
+same head output puts the centre (W' + 1)/(W + 1) times as far from the corner and the stride
+(max(H', W') − 1)/(max(H, W) − 1) times as wide. :func:`at_own_scale` keeps the glimpses'
+own scale instead: each centre moves by the offset of the old image centred in the new one,
+the stride stays, and c0 is padded. A glimpse that lies inside the old image then sees and
+draws exactly what it did there; one that reached past its edge does not, because each
+filter is normalised over the image it lies on (eqs. 25-26), which is now larger.
 """
 from __future__ import annotations
 
@@ -41,9 +51,9 @@ import math
 
 import numpy as np
 
-#: The row of the attention head's output (eq. 21: g̃_X, g̃_Y, log σ², log δ̃, log γ) that
-#: holds log δ̃.
-LOG_STRIDE = 3
+#: The rows of the attention head's output (eq. 21: g̃_X, g̃_Y, log σ², log δ̃, log γ) that
+#: hold g̃_X, g̃_Y and log δ̃.
+CENTRE_X, CENTRE_Y, LOG_STRIDE = 0, 1, 3
 
 
 def check_growable(old_n: int, new_n: int, glimpse: str = "read") -> None:
@@ -201,3 +211,54 @@ def grow_lstms(params: dict, config, enc_size: int, dec_size: int,
     grown["h0_enc"], grown["h0_dec"] = padded(params["h0_enc"], enc_size), padded(
         params["h0_dec"], dec_size)
     return grown
+
+
+def at_own_scale(params: dict, config, height: int, width: int) -> dict:
+    """The parameters of the same model for ``height`` x ``width`` images whose glimpses keep
+    their own scale in pixels, the old image's frame centred in the new one (see the module).
+
+    With ``ox = (width − W)/2`` and ``oy = (height − H)/2``, g_X = (W + 1)/2 (g̃_X + 1) + ox
+    (eq. 22 on the old image, moved) is g_X = (width + 1)/2 (g̃'_X + 1) for g̃'_X = g̃_X (W + 1)
+    /(width + 1): every attention head's g̃_X row of ``*_attn.W`` and ``*_attn.b`` is scaled
+    by that factor, g̃_Y's by (H + 1)/(height + 1) (eq. 23), and log δ̃'s bias gains
+    log((max(H, W) − 1)/(max(height, width) − 1)) so that δ stays (eq. 24). DRAW's c0 is the
+    old one in the centre and its smallest value around it (the old image's emptiest pixel).
+
+    Args:
+        params: name -> NumPy array (a checkpoint's), the trained model's; not modified.
+        config: the trained model's config (its ``H`` and ``W``).
+        height, width: the new image's size, each at least the old one's and larger by an even
+            number of pixels (so that the old frame sits on whole pixels).
+    Returns:
+        a new dict; only the attention heads and ``c0`` differ from ``params``.
+    """
+    old_h, old_w = config.H, config.W
+    if (height, width) == (old_h, old_w):
+        return dict(params)
+    if height < old_h or width < old_w:
+        raise ValueError(f"a model keeps its glimpses' own scale only on a larger image: "
+                         f"{old_h} x {old_w} there, {height} x {width} here")
+    if (height - old_h) % 2 or (width - old_w) % 2:
+        raise ValueError(f"a {old_h} x {old_w} image is centred on whole pixels only in an "
+                         f"image larger by an even number of pixels each way, not "
+                         f"{height} x {width}")
+    heads = [name[:-2] for name in params if name.endswith("_attn.b")]
+    if not heads:
+        raise ValueError("only a model with attention has glimpses to keep at their own scale")
+    moved = dict(params)
+    stride = math.log((max(old_h, old_w) - 1) / (max(height, width) - 1))
+    for head in heads:
+        W, b = params[head + ".W"].copy(), params[head + ".b"].copy()
+        for row, scale in ((CENTRE_X, (old_w + 1) / (width + 1)),
+                           (CENTRE_Y, (old_h + 1) / (height + 1))):
+            W[:, row] *= scale
+            b[row] *= scale
+        b[LOG_STRIDE] += stride
+        moved[head + ".W"], moved[head + ".b"] = W, b
+    if "c0" in params:
+        c0 = params["c0"]
+        top, left = (height - old_h) // 2, (width - old_w) // 2
+        padded = np.full(c0.shape[:-2] + (height, width), c0.min(), dtype=c0.dtype)
+        padded[..., top:top + old_h, left:left + old_w] = c0
+        moved["c0"] = padded
+    return moved

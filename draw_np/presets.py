@@ -46,6 +46,11 @@ from .model import DRAWConfig
 #: "data-mean" (σ(c0) = the mean training image, :func:`draw_np.model.canvas_bias_for_mean`).
 CANVAS_INITS = ("zero", "data-mean")
 
+#: How ``--init-from`` carries a model's glimpses to larger images: ``stretch`` keeps its
+#: parameters as they are (eqs. 22-24 then stretch every glimpse over the new image), ``own``
+#: keeps each glimpse's scale in pixels, the old image centred (:func:`draw_np.grow.at_own_scale`).
+INIT_SCALES = ("stretch", "own")
+
 
 @dataclass(frozen=True)
 class TrainSettings:
@@ -60,6 +65,7 @@ class TrainSettings:
     canvas_init: str = "zero"           # DRAW's c0 at the start: see CANVAS_INITS
     weight_decay: float = 0.0           # decoupled, on the weight matrices (draw_np.optim.Adam)
     init_from: str = ""                 # a checkpoint a new run takes its parameters from
+    init_scale: str = "stretch"         # its glimpses on larger images: see INIT_SCALES
     warmup_steps: int = 0               # the rate rises linearly over the run's first steps
     weight_average: float = 0.0         # decay of an average of the weights (0: none; optim.py)
     skip_spikes: float = 0.0            # skip a step whose gradient norm is this many times the
@@ -97,6 +103,12 @@ class TrainSettings:
         object.__setattr__(self, "dynamic_binarization", bool(self.dynamic_binarization))
         if not isinstance(self.init_from, str):
             raise ValueError(f"init_from must be a path (a string), got {self.init_from!r}")
+        if self.init_scale not in INIT_SCALES:
+            raise ValueError(f"init_scale must be one of {', '.join(INIT_SCALES)}, got "
+                             f"{self.init_scale!r}")
+        if self.init_scale != "stretch" and not self.init_from:
+            raise ValueError(f"init_scale {self.init_scale} applies only to a run started "
+                             f"with init_from (--init-from)")
         if self.canvas_init not in CANVAS_INITS:
             raise ValueError(f"canvas_init must be one of {', '.join(CANVAS_INITS)}, got "
                              f"{self.canvas_init!r}")

@@ -48,10 +48,10 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data.dataset import DATASETS, DataSplits, load_dataset, mean_image
 from .errors import CheckpointError, TrainingError
 from .evaluate import is_cross_entropy
-from .grow import grow_lstms, grow_read, grow_write
+from .grow import at_own_scale, grow_lstms, grow_read, grow_write
 from .model import canvas_bias_for_mean
 from .optim import Adam, SpikeFilter, WeightAverage, clip_by_global_norm, warmed_up_rate
-from .presets import CANVAS_INITS, PRESETS, TrainSettings, preset
+from .presets import CANVAS_INITS, INIT_SCALES, PRESETS, TrainSettings, preset
 from .rundir import RunDir
 
 #: The model's noise in the per-epoch validation (DRAW's ε) is drawn from this seed, so epochs
@@ -266,7 +266,8 @@ def _check_canvas_init(config, settings: TrainSettings) -> None:
 INIT_FROM_MAY_DIFFER = ("H", "W", "T", "read_n", "write_n", "enc_size", "dec_size")
 
 
-def inherited_parameters(path, config, seed: int = 0) -> tuple[dict, dict]:
+def inherited_parameters(path, config, seed: int = 0, own_scale: bool = False
+                         ) -> tuple[dict, dict]:
     """What ``--init-from PATH`` gives a new run of ``config``: ``(taken, left)``, the
     checkpoint's parameters whose shapes this model shares (name -> array), and this model's
     other parameters (name -> why they keep their fresh initialisation).
@@ -281,7 +282,10 @@ def inherited_parameters(path, config, seed: int = 0) -> tuple[dict, dict]:
     9 x 9 write, or LSTMs of 256 units grown to 384, every parameter, grown so that the model
     computes what it computed (:func:`draw_np.grow.grow_read`, :func:`draw_np.grow.grow_write`,
     :func:`draw_np.grow.grow_lstms`, whose new units' outgoing weights are drawn from
-    ``seed``). Anything else raises :class:`TrainingError`.
+    ``seed``). With ``own_scale``, a model of smaller images keeps its glimpses' scale in
+    pixels, centred on the larger images, and gives its padded c0 too
+    (:func:`draw_np.grow.at_own_scale`; ``--init-scale own``). Anything else raises
+    :class:`TrainingError`.
     """
     ckpt = load_checkpoint(path)
     kind = models.kind_for_config(config)
@@ -303,6 +307,8 @@ def inherited_parameters(path, config, seed: int = 0) -> tuple[dict, dict]:
             params = grow_read(params, ckpt.config, config.read_n, model_class.read_input)
             if "write_n" in ours:
                 params = grow_write(params, ckpt.config, config.write_n)
+        if own_scale:
+            params = at_own_scale(params, ckpt.config, config.H, config.W)
     except ValueError as exc:
         raise TrainingError(f"--init-from {path}: {exc}") from None
     shapes = model_class.param_shapes(config)
@@ -323,7 +329,8 @@ def new_model(config, settings: TrainSettings, data: DataSplits, print_fn=print)
     _check_canvas_init(config, settings)
     model = _model_class(config)(config, seed=settings.seed)
     if settings.init_from:
-        taken, left = inherited_parameters(settings.init_from, config, settings.seed)
+        taken, left = inherited_parameters(settings.init_from, config, settings.seed,
+                                           own_scale=settings.init_scale == "own")
         for k, a in taken.items():
             model.params[k][...] = backend.xp().asarray(a, dtype=model.params[k].dtype)
         print_fn(f"{len(taken)} of {len(model.params)} parameters from {settings.init_from}"
@@ -590,8 +597,8 @@ CONFIG_FLAGS = {"T": "T", "enc_size": "enc-size", "dec_size": "dec-size", "z_siz
                 "size": "size",
                 "attention": "attention"}
 SETTING_FLAGS = ("epochs", "batch_size", "lr", "clip", "weight_decay", "seed", "dataset",
-                 "dynamic_binarization", "canvas_init", "init_from", "warmup_steps",
-                 "weight_average", "skip_spikes")
+                 "dynamic_binarization", "canvas_init", "init_from", "init_scale",
+                 "warmup_steps", "weight_average", "skip_spikes")
 
 
 def add_parser(subparsers) -> None:
@@ -650,6 +657,11 @@ def add_parser(subparsers) -> None:
                         "starts fresh when the size differs), with this or another T, or with "
                         "a smaller read or write glimpse or smaller LSTMs (grown so that it "
                         "computes what it computed)")
+    p.add_argument("--init-scale", choices=INIT_SCALES, default=None,
+                   help="with --init-from a model of smaller images: stretch its glimpses over "
+                        "the new images (its parameters as they are) or keep their own scale in "
+                        "pixels, its image centred in the new one and c0 padded (default "
+                        "stretch)")
     p.add_argument("--backend", choices=backend.BACKENDS, default=None)
     p.add_argument("--data", default=None, metavar="PATH",
                    help="the data set's files, if not cached (MNIST: mnist.pkl.gz or a "
@@ -726,7 +738,8 @@ def run(args) -> int:
     if args.resume:
         _restore(out / "checkpoint.npz", config, settings, print_fn=lambda s: None)
     elif settings.init_from:
-        inherited_parameters(settings.init_from, config)
+        inherited_parameters(settings.init_from, config,
+                             own_scale=settings.init_scale == "own")
     data = load_dataset(settings.dataset, source=args.data, cache_dir=args.cache_dir,
                         dynamic=settings.dynamic_binarization, limit=args.limit)
     print(f"training {describe(config)} on {data.name} ({data.train.size} examples) for "

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from draw_np.classifier import AttentionClassifier, ClassifierConfig
-from draw_np.grow import check_growable, grow_lstms, grow_read, grow_write
+from draw_np.attention import attention_params_forward
+from draw_np.grow import at_own_scale, check_growable, grow_lstms, grow_read, grow_write
 from draw_np.model import DRAW, DRAWConfig
 
 
@@ -246,3 +247,63 @@ def test_lstms_cannot_shrink():
                                          "there, 5 here"):
         grow_lstms(params, config, 5, 6, np.random.default_rng(0))
     assert grow_lstms(params, config, 7, 6, np.random.default_rng(0)).keys() == params.keys()
+
+
+def test_at_own_scale_moves_every_glimpse_by_the_offset_and_keeps_its_scale():
+    """On 16 x 13 images the glimpses of a 10 x 9 model sit where they sat, moved by the old
+    image's offset (3, 2), with the same stride, σ² and γ (eqs. 22-24); c0 is the old one in
+    the centre and its smallest value around it."""
+    config = DRAWConfig(H=10, W=9, T=2, enc_size=5, dec_size=6, z_size=2, read_n=2, write_n=3)
+    small = trained_looking(DRAW(config, seed=1, dtype="float64"), seed=2)
+    params = at_own_scale(small.params, config, 16, 13)
+    h = np.random.default_rng(4).standard_normal((7, 6))
+    for head, n in (("read_attn", 2), ("write_attn", 3)):
+        old, _ = attention_params_forward(h, small.params[head + ".W"],
+                                          small.params[head + ".b"], n, 10, 9)
+        new, _ = attention_params_forward(h, params[head + ".W"], params[head + ".b"], n, 16, 13)
+        np.testing.assert_allclose(new.gx, old.gx + 2, rtol=1e-12)
+        np.testing.assert_allclose(new.gy, old.gy + 3, rtol=1e-12)
+        for field in ("delta", "sigma2", "gamma"):
+            np.testing.assert_allclose(getattr(new, field), getattr(old, field), rtol=1e-12)
+    c0 = params["c0"]
+    np.testing.assert_array_equal(c0[3:13, 2:11], small.params["c0"])
+    outside = np.ones(c0.shape, bool)
+    outside[3:13, 2:11] = False
+    assert (c0[outside] == small.params["c0"].min()).all()
+    assert at_own_scale(small.params, config, 10, 9).keys() == small.params.keys()
+
+
+def test_at_own_scale_draws_the_same_where_the_glimpses_stay_inside_the_old_image():
+    """Meaning: glimpses that never reach past the old image's edge see and draw exactly what
+    they did, so the model on an image padded with background costs what it cost on the image
+    plus the padding's pixels, each −log(1 − σ(min c0))."""
+    config = DRAWConfig(H=8, W=8, T=3, enc_size=5, dec_size=6, z_size=2, read_n=2, write_n=3)
+    small = trained_looking(DRAW(config, seed=1, dtype="float64"), seed=2)
+    for head in ("read_attn", "write_attn"):       # σ² 0.1, 2.5 pixels or more from the edge
+        small.params[head + ".W"][...] = 0
+        small.params[head + ".b"][...] = [0, 0, np.log(0.1), np.log(2 / 7), 0]
+    params = at_own_scale(small.params, config, 14, 12)
+    big = DRAW(replace(config, H=14, W=12), dtype="float64")
+    for name, a in params.items():
+        big.params[name][...] = a
+    rng = np.random.default_rng(3)
+    x = (rng.random((5, 8, 8)) < 0.3).astype(float)
+    padded = np.zeros((5, 14, 12))
+    padded[:, 3:11, 2:10] = x
+    eps = rng.standard_normal((config.T, 5, config.z_size))
+    border = (14 * 12 - 8 * 8) * np.logaddexp(0, small.params["c0"].min())
+    assert big.loss_and_grads(padded, eps)[0] == pytest.approx(
+        small.loss_and_grads(x, eps)[0] + border, rel=1e-9)
+
+
+@pytest.mark.parametrize("height, width, message", [
+    (8, 12, "only on a larger image: 10 x 9 there, 8 x 12 here"),
+    (13, 13, "larger by an even number of pixels each way, not 13 x 13"),
+])
+def test_at_own_scale_refuses_what_it_cannot_centre(height, width, message):
+    config = DRAWConfig(H=10, W=9, T=2, enc_size=5, dec_size=6, z_size=2, read_n=2, write_n=3)
+    with pytest.raises(ValueError, match=message):
+        at_own_scale(DRAW(config).params, config, height, width)
+    plain = DRAWConfig(H=10, W=9, T=2, enc_size=5, dec_size=6, z_size=2, attention=False)
+    with pytest.raises(ValueError, match="only a model with attention"):
+        at_own_scale(DRAW(plain).params, plain, 12, 11)

@@ -430,6 +430,29 @@ def test_init_from_takes_every_parameter_that_fits_and_leaves_the_rest_fresh(tmp
     assert len(said) == 1 and "c0 starts fresh (shape (10, 9) there, (12, 12) here)" in said[0]
 
 
+def test_init_from_at_own_scale_takes_every_parameter_and_keeps_the_glimpses_in_pixels(tmp_path):
+    """``--init-scale own``: the 10 x 9 model's c0 comes too, padded, and its attention heads
+    are those of :func:`draw_np.grow.at_own_scale` (its own tests say what they compute)."""
+    from draw_np.grow import at_own_scale
+    source = DRAW(CONFIG, seed=3)
+    save_checkpoint(tmp_path / "small.npz", source.params, source.config)
+    said = []
+    settings = replace(SETTINGS, init_from=str(tmp_path / "small.npz"), init_scale="own")
+    model = new_model(replace(CONFIG, H=12, W=13), settings, DATA, said.append)
+    expected = at_own_scale(source.params, CONFIG, 12, 13)
+    for name, value in model.params.items():
+        np.testing.assert_allclose(value, expected[name], rtol=1e-6, err_msg=name)
+    assert said == [f"{len(source.params)} of {len(source.params)} parameters from "
+                    f"{tmp_path / 'small.npz'}"]
+
+
+def test_init_scale_own_without_init_from_is_one_line_and_status_2(tmp_path, fake_mnist, capsys):
+    assert cli.main(["train", "--preset", "tiny", "--init-scale", "own",
+                     "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "applies only to a run started with init_from" in err, err
+
+
 def started_from_a_checkpoint_of_config(tmp_path, config):
     """A DRAW of ``CONFIG`` saved as a checkpoint, a new run's model of ``config`` started
     from it with ``--init-from``, and what ``new_model`` said, asserted to be that every
