@@ -266,7 +266,7 @@ def _check_canvas_init(config, settings: TrainSettings) -> None:
 INIT_FROM_MAY_DIFFER = ("H", "W", "T", "read_n", "write_n", "enc_size", "dec_size")
 
 
-def inherited_parameters(path, config, seed: int = 0, own_scale: bool = False
+def inherited_parameters(path, config, seed: int = 0, init_scale: str = "stretch"
                          ) -> tuple[dict, dict]:
     """What ``--init-from PATH`` gives a new run of ``config``: ``(taken, left)``, the
     checkpoint's parameters whose shapes this model shares (name -> array), and this model's
@@ -282,7 +282,7 @@ def inherited_parameters(path, config, seed: int = 0, own_scale: bool = False
     9 x 9 write, or LSTMs of 256 units grown to 384, every parameter, grown so that the model
     computes what it computed (:func:`draw_np.grow.grow_read`, :func:`draw_np.grow.grow_write`,
     :func:`draw_np.grow.grow_lstms`, whose new units' outgoing weights are drawn from
-    ``seed``). With ``own_scale``, a model of smaller images keeps its glimpses' scale in
+    ``seed``). With ``init_scale`` "own", a model of smaller images keeps its glimpses' scale in
     pixels, centred on the larger images, and gives its padded c0 too
     (:func:`draw_np.grow.at_own_scale`; ``--init-scale own``). Anything else raises
     :class:`TrainingError`.
@@ -307,7 +307,7 @@ def inherited_parameters(path, config, seed: int = 0, own_scale: bool = False
             params = grow_read(params, ckpt.config, config.read_n, model_class.read_input)
             if "write_n" in ours:
                 params = grow_write(params, ckpt.config, config.write_n)
-        if own_scale:
+        if init_scale == "own":
             params = at_own_scale(params, ckpt.config, config.H, config.W)
     except ValueError as exc:
         raise TrainingError(f"--init-from {path}: {exc}") from None
@@ -330,7 +330,7 @@ def new_model(config, settings: TrainSettings, data: DataSplits, print_fn=print)
     model = _model_class(config)(config, seed=settings.seed)
     if settings.init_from:
         taken, left = inherited_parameters(settings.init_from, config, settings.seed,
-                                           own_scale=settings.init_scale == "own")
+                                           settings.init_scale)
         for k, a in taken.items():
             model.params[k][...] = backend.xp().asarray(a, dtype=model.params[k].dtype)
         print_fn(f"{len(taken)} of {len(model.params)} parameters from {settings.init_from}"
@@ -738,8 +738,7 @@ def run(args) -> int:
     if args.resume:
         _restore(out / "checkpoint.npz", config, settings, print_fn=lambda s: None)
     elif settings.init_from:
-        inherited_parameters(settings.init_from, config,
-                             own_scale=settings.init_scale == "own")
+        inherited_parameters(settings.init_from, config, init_scale=settings.init_scale)
     data = load_dataset(settings.dataset, source=args.data, cache_dir=args.cache_dir,
                         dynamic=settings.dynamic_binarization, limit=args.limit)
     print(f"training {describe(config)} on {data.name} ({data.train.size} examples) for "
