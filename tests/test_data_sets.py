@@ -253,9 +253,10 @@ def test_the_bundled_two_digit_model_draws_two_digit_images():
     from importlib.resources import files
 
     from draw_np import backend as B
+    from draw_np.checkpoint import load_checkpoint
     assets = files("draw_np") / "assets"
-    with np.load(assets / "two_digit.npz", allow_pickle=False) as stored:
-        assert all(k.startswith("param/") or k == "meta" for k in stored.files), stored.files
+    checkpoint = load_checkpoint(assets / "two_digit.npz")
+    assert checkpoint.dataset == "two-digit" and not checkpoint.optim_state
     model = load_model(assets / "two_digit.npz")
     config = model.config
     assert (config.H, config.W, config.T, config.enc_size, config.read_n, config.write_n) == (
