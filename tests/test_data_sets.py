@@ -19,7 +19,7 @@ from draw_np.data.dataset import load_dataset
 from draw_np.data.verify import array_sha256, file_md5
 from draw_np.errors import DataError
 from draw_np.evaluate import mean_entropy
-from draw_np.checkpoint import load_model
+from draw_np.checkpoint import load_checkpoint, load_model
 from draw_np.presets import PRESETS
 
 from .helpers import replace_mnist
@@ -253,11 +253,10 @@ def test_the_bundled_two_digit_model_draws_two_digit_images():
     from importlib.resources import files
 
     from draw_np import backend as B
-    from draw_np.checkpoint import load_checkpoint
     assets = files("draw_np") / "assets"
     checkpoint = load_checkpoint(assets / "two_digit.npz")
     assert checkpoint.dataset == "two-digit" and not checkpoint.optim_state
-    model = load_model(assets / "two_digit.npz")
+    model = checkpoint.build_model()
     config = model.config
     assert (config.H, config.W, config.T, config.enc_size, config.read_n, config.write_n) == (
         60, 60, 96, 384, 2, 5)
@@ -344,11 +343,10 @@ def test_the_bundled_colour_model_paints_each_digit_in_its_own_colours():
     mix in some background: about 0.57 on average when the model was shipped.)"""
     from importlib.resources import files
 
-    from draw_np.checkpoint import load_checkpoint, load_model
     path = files("draw_np") / "assets" / "colour_mnist.npz"
     checkpoint = load_checkpoint(path)
     assert checkpoint.dataset == "colour-mnist" and not checkpoint.optim_state
-    model = load_model(path)
+    model = checkpoint.build_model()
     assert model.config == PRESETS["colour-mnist"][0]
     with np.load(files("draw_np") / "assets" / "mnist_sample.npz") as sample:
         ink = sample["images"][:40] == 1                       # (n, 28, 28) binarised digits
